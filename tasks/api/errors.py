@@ -1,0 +1,72 @@
+"""One exception handler: every API error leaves as {"error": {"code", "message", ...}}."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from tasks.errors import PortalError
+from tasks.vas.errors import VasError
+
+# DRF's own exceptions → the contract's codes.
+_DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
+    (exceptions.NotAuthenticated, "not_authenticated"),
+    (exceptions.AuthenticationFailed, "authentication_failed"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.Throttled, "throttled"),
+    (exceptions.ValidationError, "invalid"),
+    (exceptions.ParseError, "parse_error"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+]
+
+_STATUS_CODES = {
+    400: ("bad_request", "The request is malformed."),
+    401: ("not_authenticated", "Authentication credentials were not provided."),
+    403: ("permission_denied", "You do not have permission to perform this action."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "Method not allowed."),
+    500: ("server_error", "An unexpected error occurred; it has been logged."),
+}
+
+
+def error_body(code: str, message: str, **extra: object) -> dict:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_response_for_status(status: int) -> JsonResponse:
+    """For Django-level errors under /api/ (an unknown route, a crash) outside DRF's views."""
+    code, message = _STATUS_CODES.get(status, ("error", "Error."))
+    return JsonResponse(error_body(code, message), status=status)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, VasError):
+        extra = {"upstream": exc.upstream_dict()} if exc.upstream_dict() else {}
+        response = Response(error_body(exc.code, exc.message, **extra), status=exc.http_status)
+        if exc.retry_after:
+            response["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return response
+    if isinstance(exc, PortalError):
+        return Response(error_body(exc.code, exc.message), status=exc.http_status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a real bug: Django's 500 handler answers with the JSON 500 shape
+    code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), exc.default_code)
+    extra: dict = {}
+    if isinstance(exc, exceptions.ValidationError):
+        message = "Some fields are invalid; see details."
+        extra["details"] = exc.detail
+    else:
+        message = str(exc.detail)
+    response = Response(error_body(code, message, **extra), status=exc.status_code)
+    if isinstance(exc, exceptions.Throttled) and exc.wait:
+        response["Retry-After"] = str(int(exc.wait) + 1)
+    if getattr(exc, "auth_header", None):
+        response["WWW-Authenticate"] = exc.auth_header
+    return response
