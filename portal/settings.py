@@ -31,7 +31,9 @@ def _required_in_production(name: str) -> str:
 SECRET_KEY = _required_in_production("SECRET_KEY") or "insecure-development-only-key"
 # Comma-separated Fernet keys, newest first (MultiFernet). Never derived from SECRET_KEY.
 PORTAL_CREDENTIALS_KEYS = [
-    key.strip() for key in _required_in_production("PORTAL_CREDENTIALS_KEYS").split(",") if key.strip()
+    key.strip()
+    for key in _required_in_production("PORTAL_CREDENTIALS_KEYS").split(",")
+    if key.strip()
 ]
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -104,6 +106,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
+    # Tests use a file, not memory: threads and the live server share it, and tests can read it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -40,7 +40,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "cache": "ok" if _cache_ok() else "error",
     }
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+    )
 
 
 def _error_page(request: HttpRequest, status: int, template: str) -> HttpResponse:

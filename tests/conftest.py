@@ -5,6 +5,12 @@ from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Real hashing costs ~0.2 s a user; the cast is built for every test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
     cache.clear()
     yield
@@ -37,3 +43,47 @@ def bob(django_user_model, password):
 def charlie(django_user_model, password):
     """An outsider: a member of no project."""
     return django_user_model.objects.create_user("charlie", "charlie@example.com", password)
+
+
+SECRETS = {
+    "access_key": "AKPLAINTEXT9876ABCD12",
+    "secret_key": "SKplaintextSECRETvalue-0123456789abcdef",
+    "security_token": "STSplaintextTOKENvalue-zyxwvut",
+}
+
+
+@pytest.fixture
+def secrets() -> dict[str, str]:
+    return dict(SECRETS)
+
+
+@pytest.fixture
+def project(db, alice, bob):
+    """A project administered by alice, viewed by bob, with AK/SK credentials."""
+    from tasks.models import Membership, Role
+    from tasks.services.projects import project_create
+
+    project = project_create(
+        actor=alice,
+        fields={
+            "name": "Lobby cameras",
+            "region": "cn-north-4",
+            "upstream_project_id": "6204a5bd270343b5885144cf9c8c158d",
+            "auth_type": "aksk",
+        },
+        secrets=SECRETS,
+    )
+    Membership.objects.create(project=project, user=bob, role=Role.VIEWER)
+    return project
+
+
+@pytest.fixture
+def cast(superuser, alice, bob, charlie):
+    """Every user of the cast by role name, None for anonymous."""
+    return {
+        "superuser": superuser,
+        "admin": alice,
+        "viewer": bob,
+        "outsider": charlie,
+        "anonymous": None,
+    }

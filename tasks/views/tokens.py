@@ -4,10 +4,5 @@ from django.shortcuts import render
 
 
 @login_required
-def project_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "tasks/project_list.html", {"projects": []})
-
-
-@login_required
 def account_tokens(request: HttpRequest) -> HttpResponse:
     return render(request, "tasks/account_tokens.html", {"tokens": []})

@@ -1,0 +1,74 @@
+"""HTML forms. They only collect input: validation that matters lives in the services."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from tasks.models import CloudProject, Role
+from tasks.services.projects import PLAIN_FIELDS
+
+SECRET_LABELS = {
+    "access_key": _("Access key (AK)"),
+    "secret_key": _("Secret key (SK)"),
+    "security_token": _("Security token (temporary keys only)"),
+    "iam_password": _("IAM password"),
+    "token": _("X-Auth-Token"),
+}
+
+
+class ProjectForm(forms.Form):
+    """Project settings plus write-only secret fields: never rendered back, blank keeps the stored
+    value, a "clear" box removes it."""
+
+    def __init__(self, *args, project: CloudProject | None = None, **kwargs):
+        initial = {f: getattr(project, f) for f in PLAIN_FIELDS} if project else None
+        super().__init__(*args, initial=initial, **kwargs)
+        self.project = project
+        for name, field in forms.fields_for_model(CloudProject, fields=PLAIN_FIELDS).items():
+            self.fields[name] = field
+        self.fields["endpoint"].required = False
+        self.fields["iam_endpoint"].required = False
+        self.fields["endpoint"].help_text = _(
+            "Blank: https://iva.{region}.myhuaweicloud.com. Only hosts on the portal's allow list."
+        )
+        self.fields["iam_endpoint"].help_text = _("Blank: https://iam.{region}.myhuaweicloud.com.")
+        self.fields["token_expires_at"].widget = forms.DateTimeInput(
+            attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+        )
+        self.fields["token_expires_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
+        for name, label in SECRET_LABELS.items():
+            stored = project is not None and project.has_secret(name)
+            self.fields[name] = forms.CharField(
+                label=label,
+                required=False,
+                max_length=4096,
+                strip=True,
+                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+                help_text=_("Stored. Leave blank to keep it.") if stored else "",
+            )
+            if stored:
+                self.fields[f"clear_{name}"] = forms.BooleanField(
+                    label=_("Remove the stored value"), required=False
+                )
+
+    def plain(self) -> dict:
+        return {f: self.cleaned_data.get(f) for f in PLAIN_FIELDS}
+
+    def secrets(self) -> dict[str, str]:
+        return {f: self.cleaned_data.get(f) or "" for f in SECRET_LABELS}
+
+    def cleared(self) -> set[str]:
+        return {f for f in SECRET_LABELS if self.cleaned_data.get(f"clear_{f}")}
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        for field, messages in error.message_dict.items():
+            self.add_error(field if field in self.fields else None, messages)
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(label=_("User name"), max_length=150)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.VIEWER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)

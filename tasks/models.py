@@ -1,0 +1,242 @@
+"""Cloud projects, who may use them, the tasks fetched through them, and what was done."""
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tasks import crypto
+from tasks.errors import CredentialsUnavailable
+from tasks.vas.endpoints import REGIONS
+
+UPSTREAM_PROJECT_ID = RegexValidator(
+    r"^[A-Za-z0-9-]{1,64}$",
+    _("A project id is 1–64 letters, digits or hyphens (Huawei issues 32 hex digits)."),
+)
+SERVICE_NAME = RegexValidator(
+    r"^[A-Za-z0-9_-]{1,64}$", _("A service name is 1–64 letters, digits, '_' or '-'.")
+)
+
+
+def default_cache_ttl() -> int:
+    return settings.PORTAL_DEFAULT_CACHE_TTL
+
+
+class AuthType(models.TextChoices):
+    AKSK = "aksk", _("Access key / secret key")
+    PASSWORD = "password", _("IAM user and password")
+    TOKEN = "token", _("Static X-Auth-Token")
+
+
+class CloudProject(models.Model):
+    """One Huawei Cloud project as the portal knows it, with the credentials of one auth type.
+
+    Secrets live only as Fernet tokens in the `*_enc` columns; `credentials()` decrypts them where a
+    request is signed and fails closed, naming the project, when no configured key opens them.
+    """
+
+    SECRET_FIELDS = ("access_key", "secret_key", "security_token", "iam_password", "token")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), max_length=1000, blank=True)
+    region = models.CharField(
+        _("region"), max_length=32, choices=list(REGIONS.items()), default="cn-north-4"
+    )
+    upstream_project_id = models.CharField(
+        _("upstream project id"), max_length=64, validators=[UPSTREAM_PROJECT_ID]
+    )
+    endpoint = models.CharField(_("VAS endpoint"), max_length=255)
+    iam_endpoint = models.CharField(_("IAM endpoint"), max_length=255)
+    default_service = models.CharField(
+        _("default service"), max_length=64, default="c-face-edge", validators=[SERVICE_NAME]
+    )
+    cache_ttl = models.PositiveIntegerField(
+        _("cache TTL (seconds)"),
+        default=default_cache_ttl,
+        validators=[MaxValueValidator(86_400)],
+        help_text=_("How long a fetched task is served from cache; 0 disables caching."),
+    )
+    auth_type = models.CharField(
+        _("authentication"), max_length=16, choices=AuthType.choices, default=AuthType.AKSK
+    )
+    access_key_enc = models.TextField(blank=True, editable=False)
+    access_key_hint = models.CharField(max_length=8, blank=True, editable=False)
+    secret_key_enc = models.TextField(blank=True, editable=False)
+    security_token_enc = models.TextField(blank=True, editable=False)
+    iam_domain = models.CharField(_("IAM account (domain) name"), max_length=100, blank=True)
+    iam_user = models.CharField(_("IAM user name"), max_length=100, blank=True)
+    iam_password_enc = models.TextField(blank=True, editable=False)
+    token_enc = models.TextField(blank=True, editable=False)
+    token_expires_at = models.DateTimeField(_("token expires at"), null=True, blank=True)
+    # Bumped whenever any secret changes: part of every cache key, so old credentials' answers die.
+    credentials_version = models.PositiveIntegerField(default=1, editable=False)
+    last_check_ok = models.BooleanField(null=True, editable=False)
+    last_check_message = models.CharField(max_length=500, blank=True, editable=False)
+    last_check_at = models.DateTimeField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<CloudProject {self.public_id} {self.name!r} auth={self.auth_type}>"
+
+    def has_secret(self, field: str) -> bool:
+        return bool(getattr(self, f"{field}_enc"))
+
+    def set_secret(self, field: str, value: str) -> None:
+        """Stores (or with "" clears) one secret, encrypted; the caller bumps the version."""
+        if field not in self.SECRET_FIELDS:
+            raise ValueError(f"not a secret field: {field}")
+        setattr(self, f"{field}_enc", crypto.encrypt(value) if value else "")
+        if field == "access_key":
+            self.access_key_hint = value[-4:] if len(value) >= 8 else ""
+
+    def credentials(self) -> dict[str, str]:
+        """The decrypted secrets that are set. Raises CredentialsUnavailable, naming the project and
+        never the ciphertext, when a stored secret cannot be opened by any configured key."""
+        values: dict[str, str] = {}
+        for field in self.SECRET_FIELDS:
+            token = getattr(self, f"{field}_enc")
+            if not token:
+                continue
+            try:
+                values[field] = crypto.decrypt(token)
+            except crypto.InvalidToken:
+                raise CredentialsUnavailable(
+                    f"The stored credentials of project “{self.name}” cannot be decrypted with "
+                    "the configured PORTAL_CREDENTIALS_KEYS (was a key removed?). An admin can "
+                    "enter the credentials again on the project's edit page."
+                ) from None
+        return values
+
+    @property
+    def access_key_display(self) -> str:
+        if not self.access_key_enc:
+            return ""
+        return f"AK ••••{self.access_key_hint}" if self.access_key_hint else "AK ••••"
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", _("Viewer")
+    ADMIN = "admin", _("Admin")
+
+
+class Membership(models.Model):
+    """A user's role on a project. Superusers are admins everywhere without a row."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    project = models.ForeignKey(CloudProject, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="one_membership_per_user")
+        ]
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.project}"
+
+
+class AuditEvent(models.Model):
+    """Who did what to a project. Details never hold a secret: replaced ones read "changed"."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    project = models.ForeignKey(
+        CloudProject, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    project_name = models.CharField(max_length=100, blank=True)
+    action = models.CharField(max_length=64)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # "Recent events of a project", on the project page.
+            models.Index(fields=["project", "-created_at"], name="audit_project_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_username} {self.action}"
+
+
+class TrackedTask(models.Model):
+    """A (project, service, task id) the portal has fetched at least once."""
+
+    project = models.ForeignKey(
+        CloudProject, on_delete=models.CASCADE, related_name="tracked_tasks"
+    )
+    service = models.CharField(max_length=64)
+    task_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=32, blank=True)
+    watched = models.BooleanField(default=False)
+    # Set when the upstream answered 404 for the task: its history stays.
+    gone_at = models.DateTimeField(null=True, blank=True)
+    first_seen = models.DateTimeField()
+    last_fetched = models.DateTimeField()
+    last_changed = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "service", "task_id"], name="one_tracked_task_per_id"
+            )
+        ]
+        indexes = [
+            # "Recently fetched tasks of a project", on the project page and the tracked-task API.
+            models.Index(fields=["project", "-last_fetched"], name="tracked_recent"),
+            # poll_tasks: "every watched task".
+            models.Index(
+                fields=["watched"], name="tracked_watched", condition=models.Q(watched=True)
+            ),
+        ]
+        ordering = ["-last_fetched"]
+
+    def __str__(self) -> str:
+        return f"{self.service}/{self.task_id}"
+
+
+class TaskSnapshot(models.Model):
+    """One distinct version of a task's upstream JSON (secrets redacted).
+
+    `seq` numbers a task's versions; the unique (task, seq) pair makes two writers that saw the
+    same change at once collide, so the loser re-reads and counts a sighting instead of a version.
+    """
+
+    task = models.ForeignKey(TrackedTask, on_delete=models.CASCADE, related_name="snapshots")
+    seq = models.PositiveIntegerField()
+    payload = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=32, blank=True)
+    upstream_updated_at = models.CharField(max_length=64, blank=True)
+    upstream_request_id = models.CharField(max_length=128, blank=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    times_seen = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "seq"], name="one_snapshot_per_seq"),
+        ]
+        # The unique (task, seq) index serves "newest snapshot of a task" (ORDER BY seq DESC
+        # LIMIT 1) and "history of a task, newest first" (ORDER BY seq DESC) by a backward scan.
+        ordering = ["-seq"]
+
+    def __str__(self) -> str:
+        return f"{self.task} #{self.seq}"

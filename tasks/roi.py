@@ -1,0 +1,374 @@
+"""Normalise a task's ``target_roi`` into the contract's ``roi`` object (pure, no Django).
+
+The API gives polygons and lines in frame pixels but not the camera's resolution, so the frame is
+*assumed*: the smallest of 1920×1080, 2560×1440 and 3840×2160 holding every point. Whatever cannot
+be used is reported in ``problems`` (stable ``code`` + readable ``message``); this module never
+raises, whatever it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+FRAMES: tuple[tuple[int, int], ...] = ((1920, 1080), (2560, 1440), (3840, 2160))
+MAX_POINTS = 10_000
+MAX_SHAPES = 1_000
+# Beyond this a coordinate is nonsense and would overflow a float (or a canvas) downstream.
+MAX_ABS_COORDINATE = 10_000_000
+# Pairwise edge checks are quadratic; bigger polygons are not checked for crossings.
+MAX_POINTS_FOR_CROSSING_CHECK = 200
+
+KNOWN_TOP_KEYS = frozenset({"polygons", "lines"})
+KNOWN_SHAPE_KEYS = frozenset({"data", "name", "properties"})
+
+#: Problem codes that mean "this one shape was not drawn" (one problem per dropped shape).
+DROP_CODES = frozenset(
+    {
+        "invalid_shape",
+        "too_few_points",
+        "wrong_point_count",
+        "invalid_point",
+        "non_numeric",
+        "not_finite",
+        "boolean_coordinate",
+        "coordinate_too_large",
+    }
+)
+#: Problem codes after which the remaining shapes are all skipped.
+STOP_CODES = frozenset({"too_many_points", "too_many_shapes"})
+
+Point = list[int | float]
+
+
+def polygon_area(points: Any) -> float:
+    """Absolute area by the shoelace formula; 0.0 for anything that is not ≥3 numeric points."""
+    try:
+        pts = [(float(p[0]), float(p[1])) for p in points]
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError):
+        return 0.0
+    if len(pts) < 3:
+        return 0.0
+    total = 0.0
+    for (x1, y1), (x2, y2) in zip(pts, pts[1:] + pts[:1], strict=True):
+        total += x1 * y2 - x2 * y1
+    area = abs(total) / 2.0
+    return area if math.isfinite(area) else 0.0
+
+
+def _problem(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def _clean_json(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe copy (no NaN/Infinity, string keys, bounded depth) of a properties value."""
+    if depth > 20:
+        return None
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= 2**53 else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v, depth + 1) for v in value]
+    return str(value)
+
+
+def _label(kind: str, index: int, name: Any) -> str:
+    label = f"{kind.capitalize()} {index + 1}"
+    if isinstance(name, str) and name:
+        label += f" ({name[:60]!r})"
+    return label
+
+
+def _points(raw: Any, label: str) -> tuple[list[Point] | None, dict[str, str] | None]:
+    """Validate a shape's ``data``; returns (points, None) or (None, the problem)."""
+    if not isinstance(raw, list):
+        return None, _problem("invalid_shape", f"{label} has no list of points; not drawn.")
+    points: list[Point] = []
+    for i, pt in enumerate(raw):
+        if not isinstance(pt, list | tuple) or len(pt) != 2:
+            return None, _problem(
+                "invalid_point", f"{label}: point {i + 1} is not an [x, y] pair; shape not drawn."
+            )
+        coords: Point = []
+        for c in pt:
+            if isinstance(c, bool):
+                return None, _problem(
+                    "boolean_coordinate",
+                    f"{label}: point {i + 1} has a true/false coordinate; shape not drawn.",
+                )
+            if not isinstance(c, int | float):
+                return None, _problem(
+                    "non_numeric",
+                    f"{label}: point {i + 1} has a non-numeric coordinate; shape not drawn.",
+                )
+            if isinstance(c, float) and not math.isfinite(c):
+                return None, _problem(
+                    "not_finite",
+                    f"{label}: point {i + 1} has a NaN or infinite coordinate; shape not drawn.",
+                )
+            if abs(c) > MAX_ABS_COORDINATE:
+                return None, _problem(
+                    "coordinate_too_large",
+                    f"{label}: point {i + 1} has an absurdly large coordinate; shape not drawn.",
+                )
+            # Integral floats (e.g. 100.0) are shown as integers, the API's own unit.
+            coords.append(int(c) if isinstance(c, float) and c.is_integer() else c)
+        points.append(coords)
+    return points, None
+
+
+def _orient(a: Point, b: Point, c: Point) -> float:
+    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+
+def _segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
+    """Proper or touching intersection of segments p1p2 and q1q2."""
+    d1, d2 = _orient(q1, q2, p1), _orient(q1, q2, p2)
+    d3, d4 = _orient(p1, p2, q1), _orient(p1, p2, q2)
+    if ((d1 > 0 > d2) or (d1 < 0 < d2)) and ((d3 > 0 > d4) or (d3 < 0 < d4)):
+        return True
+
+    def on_segment(a: Point, b: Point, c: Point) -> bool:
+        return min(a[0], b[0]) <= c[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= c[1] <= max(
+            a[1], b[1]
+        )
+
+    return (
+        (d1 == 0 and on_segment(q1, q2, p1))
+        or (d2 == 0 and on_segment(q1, q2, p2))
+        or (d3 == 0 and on_segment(p1, p2, q1))
+        or (d4 == 0 and on_segment(p1, p2, q2))
+    )
+
+
+def is_self_intersecting(points: list[Point]) -> bool:
+    """Whether any two non-adjacent edges of the closed polygon cross or touch."""
+    n = len(points)
+    if n < 4:
+        return False
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if j == i + 1 or (i == 0 and j == n - 1):
+                continue  # adjacent edges share a vertex by construction
+            if _segments_cross(*edges[i], *edges[j]):
+                return True
+    return False
+
+
+def _parse(target_roi: Any, problems: list[dict[str, str]]) -> tuple[dict[str, Any] | None, bool]:
+    """Return (roi object or None, whole_frame)."""
+    if target_roi is None:
+        return None, True
+    if isinstance(target_roi, bytes | bytearray):
+        target_roi = bytes(target_roi).decode("utf-8", errors="replace")
+    if isinstance(target_roi, str):
+        if not target_roi.strip():
+            return None, True
+        try:
+            target_roi = json.loads(target_roi)
+        except (ValueError, RecursionError):
+            problems.append(
+                _problem(
+                    "malformed_json",
+                    "target_roi is not valid JSON, so no region could be drawn. Fix the task's "
+                    "target_roi setting.",
+                )
+            )
+            return None, False
+    if not isinstance(target_roi, dict):
+        problems.append(
+            _problem(
+                "not_an_object",
+                "target_roi should be a JSON object with 'polygons' and/or 'lines'; "
+                "nothing was drawn.",
+            )
+        )
+        return None, False
+    return target_roi, False
+
+
+def _detection(common: Any, problems: list[dict[str, str]]) -> dict[str, int | float]:
+    detection: dict[str, int | float] = {}
+    if not isinstance(common, dict):
+        return detection
+    for key, out in (("detection_min_size", "min_size"), ("detection_max_size", "max_size")):
+        if key not in common or common[key] is None:
+            continue
+        value = common[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(_problem("invalid_detection_size", f"{key} is not a number; ignored."))
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(_problem("not_finite", f"{key} is NaN or infinite; ignored."))
+            continue
+        if abs(value) > MAX_ABS_COORDINATE:
+            problems.append(_problem("invalid_detection_size", f"{key} is too large; ignored."))
+            continue
+        detection[out] = value
+    both = "min_size" in detection and "max_size" in detection
+    if both and detection["min_size"] > detection["max_size"]:
+        problems.append(
+            _problem(
+                "min_greater_than_max",
+                "detection_min_size is larger than detection_max_size, so nothing can be detected.",
+            )
+        )
+    return detection
+
+
+def normalise_roi(target_roi: Any, service_config_common: Any = None) -> dict[str, Any]:
+    """Turn ``target_roi`` (JSON string, dict or None) into the contract's ``roi`` object."""
+    problems: list[dict[str, str]] = []
+    try:
+        return _normalise(target_roi, service_config_common, problems)
+    except Exception:  # the page must render whatever the upstream sent
+        problems.append(_problem("internal_error", "The ROI could not be interpreted."))
+        return {
+            "frame": {"width": 1920, "height": 1080, "assumed": True},
+            "shapes": [],
+            "whole_frame": False,
+            "detection": {},
+            "problems": problems,
+        }
+
+
+def _normalise(target_roi: Any, common: Any, problems: list[dict[str, str]]) -> dict[str, Any]:
+    roi, whole_frame = _parse(target_roi, problems)
+    shapes: list[dict[str, Any]] = []
+    out_of_frame = False
+    if roi is not None:
+        for key in roi:
+            if key not in KNOWN_TOP_KEYS:
+                problems.append(
+                    _problem("unknown_key", f"target_roi has an unknown key {str(key)[:60]!r}.")
+                )
+        specified = 0
+        total_points = 0
+        stopped = False
+        for key, kind in (("polygons", "polygon"), ("lines", "line")):
+            if stopped:
+                break
+            items = roi.get(key)
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                problems.append(_problem("invalid_shape_list", f"'{key}' is not a list; ignored."))
+                continue
+            specified += len(items)
+            for index, item in enumerate(items):
+                name = item.get("name") if isinstance(item, dict) else None
+                label = _label(kind, index, name)
+                if len(shapes) >= MAX_SHAPES:
+                    problems.append(
+                        _problem(
+                            "too_many_shapes",
+                            f"More than {MAX_SHAPES} shapes; the rest are not drawn.",
+                        )
+                    )
+                    stopped = True
+                    break
+                if not isinstance(item, dict):
+                    problems.append(_problem("invalid_shape", f"{label} is not an object."))
+                    continue
+                points, problem = _points(item.get("data"), label)
+                if problem is not None or points is None:
+                    problems.append(problem or _problem("invalid_shape", f"{label} is invalid."))
+                    continue
+                minimum = 3 if kind == "polygon" else 2
+                if len(points) < minimum:
+                    problems.append(
+                        _problem(
+                            "too_few_points",
+                            f"{label} has {len(points)} point(s); a {kind} needs at least "
+                            f"{minimum}. Not drawn.",
+                        )
+                    )
+                    continue
+                if kind == "line" and len(points) != 2:
+                    problems.append(
+                        _problem(
+                            "wrong_point_count",
+                            f"{label} has {len(points)} points; a line has exactly 2. Not drawn.",
+                        )
+                    )
+                    continue
+                if total_points + len(points) > MAX_POINTS:
+                    problems.append(
+                        _problem(
+                            "too_many_points",
+                            f"More than {MAX_POINTS} points in total; the remaining shapes are "
+                            "not drawn.",
+                        )
+                    )
+                    stopped = True
+                    break
+                total_points += len(points)
+                shape: dict[str, Any] = {"kind": kind, "points": points}
+                if "name" in item and item["name"] is not None:
+                    if isinstance(item["name"], str):
+                        shape["name"] = item["name"]
+                    else:
+                        problems.append(_problem("invalid_name", f"{label}: name is not text."))
+                if "properties" in item and item["properties"] is not None:
+                    if isinstance(item["properties"], dict):
+                        shape["properties"] = _clean_json(item["properties"])
+                    else:
+                        problems.append(
+                            _problem("invalid_properties", f"{label}: properties is not an object.")
+                        )
+                for extra in item:
+                    if extra not in KNOWN_SHAPE_KEYS:
+                        problems.append(
+                            _problem(
+                                "unknown_key", f"{label} has an unknown key {str(extra)[:60]!r}."
+                            )
+                        )
+                if any(p[0] < 0 or p[1] < 0 or p[0] > 3840 or p[1] > 2160 for p in points):
+                    out_of_frame = True
+                    problems.append(
+                        _problem(
+                            "out_of_frame",
+                            f"{label} has points outside any 3840×2160 frame (or negative); it is "
+                            "drawn where it is.",
+                        )
+                    )
+                if (
+                    kind == "polygon"
+                    and len(points) <= MAX_POINTS_FOR_CROSSING_CHECK
+                    and is_self_intersecting(points)
+                ):
+                    problems.append(
+                        _problem(
+                            "self_intersecting",
+                            f"{label} has crossing edges; the upstream expects a simple polygon.",
+                        )
+                    )
+                shapes.append(shape)
+        if specified == 0 and not any(p["code"] == "invalid_shape_list" for p in problems):
+            whole_frame = True  # "{}" or empty lists: no region restriction
+    frame = _frame(shapes, out_of_frame)
+    return {
+        "frame": {"width": frame[0], "height": frame[1], "assumed": True},
+        "shapes": shapes,
+        "whole_frame": whole_frame,
+        "detection": _detection(common, problems),
+        "problems": problems,
+    }
+
+
+def _frame(shapes: list[dict[str, Any]], out_of_frame: bool) -> tuple[int, int]:
+    if out_of_frame:
+        return FRAMES[-1]
+    max_x = max((p[0] for s in shapes for p in s["points"]), default=0)
+    max_y = max((p[1] for s in shapes for p in s["points"]), default=0)
+    for width, height in FRAMES:
+        if max_x <= width and max_y <= height:
+            return width, height
+    return FRAMES[-1]

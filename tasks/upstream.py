@@ -1,0 +1,67 @@
+"""Builds the upstream client for a project: the one place where secrets are decrypted."""
+
+import threading
+
+from django.conf import settings
+from requests.auth import AuthBase
+
+from tasks.errors import CredentialsUnavailable
+from tasks.models import AuthType, CloudProject
+from tasks.vas.auth import AkSkAuth, IamPasswordAuth, StaticTokenAuth
+from tasks.vas.client import VasClient
+
+# IAM tokens are reused until shortly before expiry, so the auth object outlives a request. It is
+# kept per process, in memory, never in the shared cache: a token is a secret.
+_auth_objects: dict[tuple[int, int], AuthBase] = {}
+_auth_lock = threading.Lock()
+
+
+def _build_auth(project: CloudProject) -> AuthBase:
+    secrets = project.credentials()
+    try:
+        if project.auth_type == AuthType.AKSK:
+            return AkSkAuth(
+                secrets["access_key"],
+                secrets["secret_key"],
+                security_token=secrets.get("security_token") or None,
+                project_id=project.upstream_project_id,
+            )
+        if project.auth_type == AuthType.PASSWORD:
+            return IamPasswordAuth(
+                iam_endpoint=project.iam_endpoint,
+                domain=project.iam_domain,
+                user=project.iam_user,
+                password=secrets["iam_password"],
+                project_id=project.upstream_project_id,
+                timeout=settings.PORTAL_UPSTREAM_TIMEOUT,
+            )
+        return StaticTokenAuth(secrets["token"], project_id=project.upstream_project_id)
+    except (KeyError, ValueError):
+        raise CredentialsUnavailable(
+            f"Project “{project.name}” has no complete credentials for its authentication type. "
+            "An admin can enter them on the project's edit page."
+        ) from None
+
+
+def auth_for(project: CloudProject) -> AuthBase:
+    key = (project.pk, project.credentials_version)
+    with _auth_lock:
+        auth = _auth_objects.get(key)
+    if auth is None:
+        auth = _build_auth(project)
+        with _auth_lock:
+            # Drop objects of this project's older credentials.
+            for stale in [k for k in _auth_objects if k[0] == project.pk and k != key]:
+                del _auth_objects[stale]
+            auth = _auth_objects.setdefault(key, auth)
+    return auth
+
+
+def client_for(project: CloudProject) -> VasClient:
+    return VasClient(
+        endpoint=project.endpoint,
+        project_id=project.upstream_project_id,
+        auth=auth_for(project),
+        timeout=settings.PORTAL_UPSTREAM_TIMEOUT,
+        allowed_hosts=settings.PORTAL_UPSTREAM_ALLOWED_HOSTS,
+    )

@@ -1,0 +1,590 @@
+"""The VAS HTTP client: timeouts, bounded retries, size caps, address guard, typed errors.
+
+One ``requests.Session`` per endpoint is shared by every client (connection reuse matters: a
+TLS handshake costs more than a task fetch). All upstream failures surface as ``VasError``
+subclasses (see ``errors.py``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import email.utils
+import ipaddress
+import json
+import math
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
+
+from .endpoints import host_allowed, is_loopback_host
+from .errors import (
+    EndpointNotAllowed,
+    UpstreamBadRequest,
+    UpstreamInvalidResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    VasError,
+    error_for_status,
+)
+from .parsing import redact_task
+
+#: Largest upstream body accepted, counted after decompression.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+#: Error bodies are only needed for their code and message.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+_CHUNK = 64 * 1024
+_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SERVICE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+# Absolute time.monotonic() by which the current call must finish; read by DeadlineRetry, which
+# urllib3 copies on every attempt, so the deadline cannot live on the Retry object itself.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "vas_deadline", default=None
+)
+
+
+def _remaining() -> float | None:
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+class DeadlineRetry(Retry):
+    """urllib3 Retry that never sleeps (or retries) past the current call's deadline."""
+
+    # 429 is answered to the caller with its Retry-After instead of being retried in-process;
+    # 413 is never worth retrying.
+    RETRY_AFTER_STATUS_CODES = frozenset({503})
+
+    def is_exhausted(self) -> bool:
+        if super().is_exhausted():
+            return True
+        remaining = _remaining()
+        return remaining is not None and remaining <= 0.05
+
+    def _cap(self, seconds: float) -> float:
+        remaining = _remaining()
+        if remaining is None:
+            return seconds
+        return max(0.0, min(seconds, remaining - 0.05))
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        # urllib3 raises InvalidHeader on fractional or odd values ("0.5"); be lenient instead.
+        value = parse_retry_after(retry_after)
+        return 0.0 if value is None else min(value, float(self.retry_after_max))
+
+    def get_backoff_time(self) -> float:
+        return self._cap(super().get_backoff_time())
+
+    def get_retry_after(self, response: Any) -> float | None:
+        value = super().get_retry_after(response)
+        return None if value is None else self._cap(value)
+
+    def increment(
+        self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any
+    ) -> DeadlineRetry:
+        response = kwargs.get("response")
+        if response is not None:
+            # A Retry-After beyond the deadline: answer the caller now (with the hint) rather
+            # than sleep to no purpose. urllib3 returns the last response on MaxRetryError.
+            wait = Retry.get_retry_after(self, response)
+            remaining = _remaining()
+            if wait is not None and remaining is not None and wait >= remaining:
+                raise MaxRetryError(kwargs.get("_pool"), url or "", ResponseError("retry-after"))
+        return super().increment(method, url, *args, **kwargs)
+
+
+def make_retry() -> DeadlineRetry:
+    # read=False: a read timeout or a connection dropped after sending is never retried (the
+    # request may have been processed) and surfaces as its own exception type.
+    return DeadlineRetry(
+        total=2,
+        connect=2,
+        read=False,
+        status=2,
+        other=0,
+        allowed_methods=frozenset({"GET"}),
+        status_forcelist=(500, 502, 503, 504),
+        backoff_factor=0.05,
+        backoff_jitter=0.05,
+        backoff_max=1.0,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+        redirect=0,
+    )
+
+
+_sessions: dict[tuple[str, int], requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def shared_session(endpoint: str, *, pool_maxsize: int = 16) -> requests.Session:
+    """The process-wide session for ``endpoint`` (created once, thread-safe)."""
+    key = (endpoint, pool_maxsize)
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None:
+            session = requests.Session()
+            # No proxies/.netrc from the environment: upstream calls must be predictable.
+            session.trust_env = False
+            adapter = HTTPAdapter(
+                max_retries=make_retry(), pool_connections=2, pool_maxsize=pool_maxsize
+            )
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            _sessions[key] = session
+        return session
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} in JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: NaN/Infinity rejected. Raises ValueError."""
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One task document (already redacted) and the upstream's request id."""
+
+    payload: dict[str, Any]
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """A page of the upstream task list; ``count`` is the total number of matches."""
+
+    count: int
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+    request_id: str | None = None
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes
+    request_id: str | None
+    headers: requests.structures.CaseInsensitiveDict[str]
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
+
+
+class VasClient:
+    """Calls one VAS endpoint for one project with the given auth."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        project_id: str,
+        auth: requests.auth.AuthBase,
+        timeout: tuple[float, float] = (3.0, 10.0),
+        deadline: float | None = None,
+        allowed_hosts: list[str] | tuple[str, ...] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        parts = urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("endpoint must be an http(s) URL")
+        self._host = parts.hostname
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.project_id = project_id
+        self.auth = auth
+        self.timeout = (float(timeout[0]), float(timeout[1]))
+        self.deadline = (
+            float(deadline) if deadline is not None else self.timeout[0] + self.timeout[1] + 2.0
+        )
+        self.allowed_hosts = None if allowed_hosts is None else tuple(allowed_hosts)
+        self.session = session or shared_session(self.endpoint)
+
+    def __repr__(self) -> str:
+        return f"VasClient(endpoint={self.endpoint!r}, project_id={self.project_id!r})"
+
+    # ---------------------------------------------------------------- public API
+
+    def show_task(self, service: str, task_id: str) -> Fetched:
+        """GET one task. Raises ``TaskNotFound`` and the other ``VasError`` subclasses."""
+        path = self._task_path(service, task_id)
+        answer = self._call("GET", path, what=f"the request for task {task_id}")
+        doc = self._json(answer)
+        if not (isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str)):
+            raise UpstreamInvalidResponse(
+                "The VAS upstream answered with JSON that is not a task (no id or state). "
+                "Check the endpoint setting.",
+                status=answer.status,
+                request_id=answer.request_id,
+            )
+        return Fetched(payload=redact_task(doc), request_id=answer.request_id)
+
+    def list_tasks(
+        self,
+        service: str,
+        *,
+        offset: int | None = None,
+        limit: int | None = None,
+        state: str | None = None,
+        name_like: str | None = None,
+        id_like: str | None = None,
+        order: str | None = None,
+    ) -> TaskPage:
+        """GET the task list of a service (only the filters given are sent)."""
+        params = {
+            "offset": offset,
+            "limit": limit,
+            "state": state,
+            "name_like": name_like,
+            "id_like": id_like,
+            "order": order,
+        }
+        query = {k: str(v) for k, v in params.items() if v is not None and v != ""}
+        answer = self._call("GET", self._service_path(service) + "/tasks", params=query)
+        doc = self._json(answer)
+        count, tasks = doc.get("count"), doc.get("tasks")
+        if (
+            isinstance(count, bool)
+            or not isinstance(count, int)
+            or not isinstance(tasks, list)
+            or not all(isinstance(t, dict) for t in tasks)
+        ):
+            raise UpstreamInvalidResponse(
+                "The VAS upstream answered the task list with JSON of the wrong shape "
+                "(count and tasks expected). Check the endpoint setting.",
+                status=answer.status,
+                request_id=answer.request_id,
+            )
+        return TaskPage(
+            count=count, tasks=[redact_task(t) for t in tasks], request_id=answer.request_id
+        )
+
+    def start_task(self, service: str, task_id: str) -> str | None:
+        """POST …/start (202). Never retried. Returns the request id."""
+        return self._call("POST", self._task_path(service, task_id) + "/start").request_id
+
+    def stop_task(self, service: str, task_id: str) -> str | None:
+        """POST …/stop (202). Never retried. Returns the request id."""
+        return self._call("POST", self._task_path(service, task_id) + "/stop").request_id
+
+    def check(self, service: str = "c-face-edge") -> CheckResult:
+        """Cheap connection test (list one task); never raises for upstream failures."""
+        try:
+            page = self.list_tasks(service, limit=1)
+        except VasError as exc:
+            return CheckResult(ok=False, message=exc.message, request_id=exc.request_id)
+        except ValueError as exc:
+            return CheckResult(ok=False, message=str(exc))
+        noun = "task" if page.count == 1 else "tasks"
+        return CheckResult(
+            ok=True,
+            message=f"Connected: {page.count} {noun} in service {service}.",
+            request_id=page.request_id,
+        )
+
+    # ---------------------------------------------------------------- internals
+
+    def _service_path(self, service: str) -> str:
+        if not isinstance(service, str) or not _SERVICE.match(service):
+            raise ValueError("invalid service name")
+        return f"/v2/{quote(self.project_id, safe='')}/services/{service}"
+
+    def _task_path(self, service: str, task_id: str) -> str:
+        if not isinstance(task_id, str) or not _PATH_SEGMENT.match(task_id):
+            raise ValueError("invalid task id")
+        return f"{self._service_path(service)}/tasks/{task_id}"
+
+    def _secrets(self) -> tuple[str, ...]:
+        getter = getattr(self.auth, "secrets", None)
+        return tuple(getter()) if callable(getter) else ()
+
+    def _guard(self) -> None:
+        """Refuse endpoints resolving to non-public addresses (SSRF), unless allowed loopback."""
+        if self.allowed_hosts is None:
+            return
+        if not host_allowed(self._host, self.allowed_hosts):
+            raise EndpointNotAllowed(
+                f"The endpoint host {self._host!r} is not on the list of allowed upstream hosts."
+            )
+        loopback_ok = is_loopback_host(self._host) and any(
+            h.strip().lower().strip("[]") == self._host.lower() for h in self.allowed_hosts
+        )
+        try:
+            infos = socket.getaddrinfo(self._host, self._port, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            raise UpstreamUnavailable(
+                f"The endpoint host {self._host!r} could not be resolved. Check the endpoint "
+                "setting and the server's DNS."
+            ) from None
+        for info in infos:
+            address = str(info[4][0]).split("%", 1)[0]
+            try:
+                ip = ipaddress.ip_address(address)
+            except ValueError:
+                raise EndpointNotAllowed() from None
+            if loopback_ok and ip.is_loopback:
+                continue
+            if not _is_public(ip):
+                raise EndpointNotAllowed(
+                    f"The endpoint host {self._host!r} resolves to a non-public address; the "
+                    "portal refuses to call it. Ask an administrator to check the endpoint."
+                )
+
+    def _call(
+        self, method: str, path: str, *, params: dict[str, str] | None = None, what: str = ""
+    ) -> _Answer:
+        what = what or "the request"
+        token = _deadline.set(time.monotonic() + self.deadline)
+        try:
+            self._guard()
+            answer = self._send(method, path, params, what)
+            invalidate = getattr(self.auth, "invalidate", None)
+            if answer.status == 401 and callable(invalidate):
+                # The token may have been revoked or expired early: fetch a new one, once.
+                invalidate(answer.headers.get("_sent_token"))
+                answer = self._send(method, path, params, what)
+            if answer.status >= 400 or answer.status < 200:
+                raise error_for_status(
+                    answer.status,
+                    answer.body,
+                    request_id=answer.request_id,
+                    retry_after=parse_retry_after(answer.headers.get("Retry-After")),
+                    what=what,
+                )
+            return answer
+        except VasError as exc:
+            raise exc.scrub(self._secrets()) from None
+        finally:
+            _deadline.reset(token)
+
+    def _send(self, method: str, path: str, params: dict[str, str] | None, what: str) -> _Answer:
+        left = _remaining()
+        remaining = self.deadline if left is None else left
+        if remaining <= 0:
+            raise UpstreamTimeout(f"The VAS upstream did not answer {what} in time.")
+        timeout = (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
+        try:
+            resp = self.session.request(
+                method,
+                self.endpoint + path,
+                params=params,
+                auth=self.auth,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.Timeout:
+            raise UpstreamTimeout(
+                f"The VAS upstream did not answer {what} in time. Try again in a moment."
+            ) from None
+        except requests.exceptions.SSLError:
+            raise UpstreamUnavailable(
+                "The TLS connection to the VAS upstream failed (certificate or protocol). "
+                "Check the endpoint setting."
+            ) from None
+        except requests.RequestException as exc:
+            if _caused_by_timeout(exc):
+                raise UpstreamTimeout(
+                    f"The VAS upstream did not answer {what} in time. Try again in a moment."
+                ) from None
+            raise UpstreamUnavailable(
+                "The VAS upstream could not be reached or dropped the connection. "
+                "Try again in a moment."
+            ) from None
+        with resp:
+            request_id = resp.headers.get("X-Request-Id")
+            status = resp.status_code
+            sent_token = resp.request.headers.get("X-Auth-Token") if resp.request else None
+            if 300 <= status < 400:
+                raise UpstreamInvalidResponse(
+                    f"The VAS upstream answered with a redirect (HTTP {status}), which the portal "
+                    "does not follow. Check the endpoint setting.",
+                    status=status,
+                    request_id=request_id,
+                )
+            cap = MAX_BODY_BYTES if 200 <= status < 300 else MAX_ERROR_BODY_BYTES
+            body = self._read_body(resp, cap, status, request_id, what)
+        headers = requests.structures.CaseInsensitiveDict(resp.headers)
+        if sent_token:
+            headers["_sent_token"] = sent_token
+        return _Answer(status=status, body=body, request_id=request_id, headers=headers)
+
+    def _read_body(
+        self,
+        resp: requests.Response,
+        cap: int,
+        status: int,
+        request_id: str | None,
+        what: str,
+    ) -> bytes:
+        """Read at most ``cap`` decoded bytes, enforcing the deadline between socket reads."""
+        too_big = UpstreamInvalidResponse(
+            f"The VAS upstream's answer is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
+            "the portal refuses it.",
+            status=status,
+            request_id=request_id,
+        )
+        length = resp.headers.get("Content-Length")
+        if (
+            length
+            and length.isdigit()
+            and int(length) > cap
+            and "Content-Encoding" not in resp.headers
+        ) and 200 <= status < 300:
+            raise too_big
+        raw = resp.raw
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                remaining = _remaining()
+                if remaining is not None and remaining <= 0:
+                    raise UpstreamTimeout(
+                        f"The VAS upstream was too slow sending its answer to {what}.",
+                        status=status,
+                        request_id=request_id,
+                    )
+                read_timeout = self.timeout[1] if remaining is None else remaining
+                _set_socket_timeout(raw, min(self.timeout[1], read_timeout))
+                # read1 returns as soon as some bytes arrive (a trickling server cannot hold us
+                # in one read), and decodes gzip/deflate at most ``amt`` bytes at a time.
+                chunk = raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > cap:
+                    if 200 <= status < 300:
+                        raise too_big
+                    break  # an oversized error body: its start is enough
+                chunks.append(chunk)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            raise UpstreamTimeout(
+                f"The VAS upstream was too slow sending its answer to {what}.",
+                status=status,
+                request_id=request_id,
+            ) from None
+        except urllib3.exceptions.DecodeError:
+            raise UpstreamInvalidResponse(
+                "The VAS upstream sent a body that could not be decompressed.",
+                status=status,
+                request_id=request_id,
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError):
+            raise UpstreamUnavailable(
+                "The VAS upstream dropped the connection in the middle of its answer. "
+                "Try again in a moment.",
+                status=status,
+                request_id=request_id,
+            ) from None
+        return b"".join(chunks)
+
+    def _json(self, answer: _Answer) -> dict[str, Any]:
+        try:
+            doc = parse_json(answer.body)
+        except (ValueError, UnicodeDecodeError):
+            raise UpstreamInvalidResponse(
+                "The VAS upstream answered with something that is not valid JSON (an HTML error "
+                "page or a proxy?). Check the endpoint setting.",
+                status=answer.status,
+                request_id=answer.request_id,
+            ) from None
+        if not isinstance(doc, dict):
+            raise UpstreamInvalidResponse(
+                "The VAS upstream answered with JSON that is not an object.",
+                status=answer.status,
+                request_id=answer.request_id,
+            )
+        return doc
+
+
+def _set_socket_timeout(raw: Any, seconds: float) -> None:
+    """Bound the next socket read by the remaining deadline (best effort)."""
+    try:
+        sock = raw.connection.sock
+        if sock is not None:
+            sock.settimeout(max(0.01, seconds))
+    except (AttributeError, OSError):
+        pass
+
+
+def _caused_by_timeout(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.NewConnectionError):
+            continue  # urllib3 makes it a ConnectTimeoutError subclass, but it is a refusal
+        if isinstance(current, urllib3.exceptions.TimeoutError | TimeoutError | requests.Timeout):
+            return True
+        stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+        stack.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+    return False
+
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "CheckResult",
+    "DeadlineRetry",
+    "Fetched",
+    "TaskPage",
+    "UpstreamBadRequest",
+    "VasClient",
+    "parse_json",
+    "parse_retry_after",
+    "shared_session",
+]

@@ -1,0 +1,111 @@
+"""Validation of user-supplied VAS/IAM endpoints, and the regions' default endpoints."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+#: The eight VAS regions (VAS-API.md §1) with their labels.
+REGIONS: dict[str, str] = {
+    "cn-north-1": "CN North-Beijing1",
+    "cn-north-4": "CN North-Beijing4",
+    "cn-east-2": "CN East-Shanghai2",
+    "cn-east-3": "CN East-Shanghai1",
+    "cn-south-1": "CN South-Guangzhou",
+    "ap-southeast-1": "AP-Hong Kong",
+    "ap-southeast-2": "AP-Bangkok",
+    "ap-southeast-3": "AP-Singapore",
+}
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def default_vas_endpoint(region: str) -> str:
+    """``https://iva.{region}.myhuaweicloud.com``."""
+    return f"https://iva.{region}.myhuaweicloud.com"
+
+
+def default_iam_endpoint(region: str) -> str:
+    """``https://iam.{region}.myhuaweicloud.com``."""
+    return f"https://iam.{region}.myhuaweicloud.com"
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and literal loopback addresses (``127.0.0.0/8``, ``::1``)."""
+    host = host.strip().lower().strip("[]").rstrip(".")
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(host: str, allowed_hosts: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``host`` matches the allow list (leading dot = suffix match, else exact)."""
+    host = host.lower().rstrip(".")
+    for entry in allowed_hosts:
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry.startswith("."):
+            # ".myhuaweicloud.com" matches sub-domains only, never "evilmyhuaweicloud.com".
+            if host.endswith(entry) and len(host) > len(entry):
+                return True
+        elif host == entry.strip("[]").rstrip("."):
+            return True
+    return False
+
+
+def validate_endpoint(url: str, allowed_hosts: list[str] | tuple[str, ...]) -> str:
+    """Check a user-supplied endpoint and return it normalised as ``scheme://host[:port]``.
+
+    Raises ``ValueError`` with a message fit to show the user.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("Enter an endpoint URL such as https://iva.cn-north-4.myhuaweicloud.com.")
+    url = url.strip()
+    if any(ch in url for ch in "\\\r\n\t ") or any(ord(ch) < 32 for ch in url):
+        raise ValueError("The endpoint URL contains characters that are not allowed.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a non-numeric or out-of-range port
+    except ValueError:
+        raise ValueError("The endpoint URL has an invalid port.") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http"):
+        raise ValueError("The endpoint must be an https:// URL.")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValueError("The endpoint URL must not contain a user name or password.")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ValueError("The endpoint URL has no host name.")
+    if parts.path not in ("", "/"):
+        raise ValueError("The endpoint must be just scheme://host[:port], without a path.")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ValueError("The endpoint URL must not contain a query or a fragment.")
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError("The endpoint URL has an invalid port.")
+    if parts.netloc.endswith(":"):
+        raise ValueError("The endpoint URL has an invalid port.")
+    if not host_allowed(host, allowed_hosts):
+        raise ValueError(
+            f"The host {host!r} is not on the list of allowed upstream hosts "
+            "(PORTAL_UPSTREAM_ALLOWED_HOSTS)."
+        )
+    loopback = is_loopback_host(host)
+    if loopback and not _listed_exactly(host, allowed_hosts):
+        raise ValueError("Loopback hosts are accepted only when listed explicitly.")
+    if scheme == "http" and not loopback:
+        raise ValueError("The endpoint must use https:// (plain http only for a local simulator).")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return f"{scheme}://{netloc}"
+
+
+def _listed_exactly(host: str, allowed_hosts: list[str] | tuple[str, ...]) -> bool:
+    return any(
+        not e.strip().startswith(".") and e.strip().lower().strip("[]").rstrip(".") == host
+        for e in allowed_hosts
+    )

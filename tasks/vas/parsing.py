@@ -1,0 +1,277 @@
+"""Task documents: secret redaction, a tolerant typed view, and reference tables (VAS-API.md §3)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+REDACTED = "******"
+
+# Header names that look like they carry a secret (contract: "Secrets").
+_SECRET_NAME = re.compile(r"authorization|token|secret|key|password|cookie|signature", re.I)
+
+#: state -> (family, meaning, 中文名). Families drive badge colours.
+STATES: dict[str, tuple[str, str, str]] = {
+    "PENDING": ("transitional", "Queued: waiting for computing resources.", "等待中"),
+    "RECOVERING": ("transitional", "Being recovered.", "恢复中"),
+    "STARTING": ("transitional", "Starting.", "启动中"),
+    "UPGRADING": ("transitional", "Automatic upgrade in progress.", "升级中"),
+    "CREATE_FAILED": ("failed", "Creation failed.", "创建失败"),
+    "START_FAILED": ("failed", "Start failed.", "启动失败"),
+    "RUNNING": ("running", "Running.", "运行中"),
+    "STOPPING": ("transitional", "Stopping.", "停止中"),
+    "STOPPED": ("stopped", "Stopped.", "已停止"),
+    "ABNORMAL": ("failed", "Abnormal: see the status and error.", "异常"),
+    "SUCCEEDED": ("stopped", "Finished: the finite input has been processed.", "运行成功"),
+    "FAILED": ("failed", "Failed.", "运行失败"),
+    "DELETING": ("transitional", "Being deleted.", "删除中"),
+    "FREEZING": ("frozen", "Account in arrears: being frozen.", "冻结中"),
+    "FROZEN": (
+        "frozen",
+        "Frozen for arrears; restarts if the account is topped up within the retention period.",
+        "已冻结",
+    ),
+}
+
+#: Known ``service_config.common`` keys -> (label, unit, explanation). VAS-API.md §3.5.
+SERVICE_CONFIG_KEYS: dict[str, tuple[str, str, str]] = {
+    "detection_max_size": (
+        "Largest detected target",
+        "px",
+        "Targets larger than this are ignored.",
+    ),
+    "detection_min_size": (
+        "Smallest detected target",
+        "px",
+        "Targets smaller than this are ignored (faces should be at least 90×90).",
+    ),
+    "origin_image_send_sw": (
+        "Send original frame",
+        "0/1",
+        "1 sends the whole frame too; required for the OriginImage data category.",
+    ),
+    "face_first_send_threshold": (
+        "First send delay",
+        "s",
+        "Time from detection to the first send of a face, 0–360 (default 0).",
+    ),
+    "face_must_send_sw": (
+        "Always send faces",
+        "0/1",
+        "Force sending faces (semantics unconfirmed).",
+    ),
+    "face_repeat_send_sw": (
+        "Resend same person",
+        "0/1",
+        "1 resends faces of a person still in view.",
+    ),
+    "face_repeat_send_mode": (
+        "Resend mode",
+        "",
+        "PERIOD: best face per interval; QUALITY_STEP: when quality improves by the step.",
+    ),
+    "face_repeat_send_step": (
+        "Resend quality step",
+        "×",
+        "QUALITY_STEP mode: resend when quality exceeds this multiple of the last (default 1.2).",
+    ),
+    "face_repeat_send_interval": (
+        "Resend interval",
+        "s",
+        "PERIOD mode: seconds between resends of the best face (default 1).",
+    ),
+    "image_compression_ratio": ("Image quality", "%", "JPEG quality of sent images (max 100)."),
+    "frame_skip_number": ("Frames skipped", "frames", "Frames skipped between analyses (cloud)."),
+    "target_roi": ("Region of interest", "", "Polygons and lines the analysis is limited to."),
+    "license_plate": (
+        "Local licence plate",
+        "",
+        "Local province and city used to read licence plates.",
+    ),
+    "output_image_sw": ("Send images", "0/1", "1 attaches images to results."),
+    "render_roi_sw": ("Draw ROI on images", "0/1", "1 draws the ROI on result images."),
+    "render_result_sw": ("Draw results on images", "0/1", "1 draws detections on result images."),
+    "illegal_park_detection_sw": ("Illegal parking detection", "0/1", "1 turns it on."),
+    "illegal_park_alert_threshold": (
+        "Illegal parking alert after",
+        "s",
+        "Seconds a vehicle stays in a no-parking zone before an alert.",
+    ),
+    "intrusion_detection_sw": ("Intrusion detection", "0/1", "1 turns it on."),
+    "stacking_occupation_sw": ("Stacked goods detection", "0/1", "1 turns it on."),
+    "vehicle_occupation_sw": ("Vehicle occupation detection", "0/1", "1 turns it on."),
+    "stacking_residence_time": (
+        "Stacked goods alert after",
+        "s",
+        "Seconds goods block the exit before an alert.",
+    ),
+    "vehicle_residence_time": (
+        "Vehicle alert after",
+        "s",
+        "Seconds a vehicle blocks the exit before an alert.",
+    ),
+    "person_detection_sw": ("Person detection", "0/1", "0 turns it off."),
+    "car_detection_sw": ("Car detection", "0/1", "0 turns it off."),
+    "video_sampling_interval": ("Sampling interval", "frames", "Analyse one frame in this many."),
+}
+
+#: Service names seen in documentation (VAS-API.md §1).
+KNOWN_SERVICES: list[str] = [
+    "c-face-edge",
+    "c-face-detection",
+    "c-vehicle-detection-edge",
+    "c-vehicle-detection-cloud",
+    "c-non-motor-detection-edge",
+    "c-fire-exit-occupation-cloud",
+]
+
+
+def is_secret_name(name: Any) -> bool:
+    """Whether a header name looks like it carries a secret."""
+    return isinstance(name, str) and bool(_SECRET_NAME.search(name))
+
+
+def _redact_headers(headers: Any) -> None:
+    if isinstance(headers, dict):
+        for name in list(headers):
+            if is_secret_name(name):
+                headers[name] = REDACTED
+
+
+def redact_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """Deep copy of a task with secret-looking values replaced by ``"******"``.
+
+    Covers ``output.webhook.headers``, ``input.data[*].headers`` and ``input.vcn.password``;
+    every other field is kept as it came.
+    """
+    doc = copy.deepcopy(payload)
+    if not isinstance(doc, dict):
+        return doc
+    output = doc.get("output")
+    if isinstance(output, dict):
+        webhook = output.get("webhook")
+        if isinstance(webhook, dict):
+            _redact_headers(webhook.get("headers"))
+    inp = doc.get("input")
+    if isinstance(inp, dict):
+        data = inp.get("data")
+        if isinstance(data, list):
+            for item in data:
+                if isinstance(item, dict):
+                    _redact_headers(item.get("headers"))
+        vcn = inp.get("vcn")
+        if isinstance(vcn, dict) and "password" in vcn:
+            vcn["password"] = REDACTED
+    return doc
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float | bool):
+        return str(value)
+    return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A typed, tolerant view of a task document for display. Missing fields are None/empty."""
+
+    id: str | None = None
+    name: str | None = None
+    state: str | None = None
+    status: str | None = None
+    error: dict[str, str | None] | None = None
+    service_name: str | None = None
+    service_version: str | None = None
+    service_title: dict[str, str] = field(default_factory=dict)
+    creator: str | None = None
+    project_id: str | None = None
+    description: str | None = None
+    edge_pool_id: str | None = None
+    resource_order_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    input_type: str | None = None
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    input_vcn: dict[str, Any] | None = None
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    service_config_common: dict[str, Any] = field(default_factory=dict)
+    timing_status: str | None = None
+    timing: dict[str, Any] | None = None
+    hosting_result: dict[str, Any] | None = None
+
+    @property
+    def state_family(self) -> str:
+        """running / transitional / stopped / failed / frozen, or "unknown"."""
+        return STATES.get(self.state or "", ("unknown", "", ""))[0]
+
+    @property
+    def state_meaning(self) -> str:
+        return STATES.get(self.state or "", ("", "Unknown state.", ""))[1]
+
+    @property
+    def state_zh(self) -> str:
+        return STATES.get(self.state or "", ("", "", ""))[2]
+
+    @property
+    def target_roi(self) -> Any:
+        return self.service_config_common.get("target_roi")
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> TaskView:
+        """Build a view from an upstream document; never raises, whatever the shape."""
+        if not isinstance(payload, dict):
+            return cls()
+        error = payload.get("error")
+        err: dict[str, str | None] | None = None
+        if isinstance(error, dict):
+            err = {"code": _str(error.get("code")), "message": _str(error.get("message"))}
+        elif isinstance(error, str) and error:
+            err = {"code": None, "message": error}
+        title = {
+            str(k): v for k, v in _dict(payload.get("service_title")).items() if isinstance(v, str)
+        }
+        inp = _dict(payload.get("input"))
+        data = inp.get("data")
+        inputs = [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+        outputs = {
+            str(k): v for k, v in _dict(payload.get("output")).items() if isinstance(v, dict)
+        }
+        common = _dict(_dict(payload.get("service_config")).get("common"))
+        timing = payload.get("timing")
+        hosting = payload.get("hosting_result")
+        vcn = inp.get("vcn")
+        return cls(
+            id=_str(payload.get("id")),
+            name=_str(payload.get("name")),
+            state=_str(payload.get("state")),
+            status=_str(payload.get("status")),
+            error=err,
+            service_name=_str(payload.get("service_name")),
+            service_version=_str(payload.get("service_version")),
+            service_title=title,
+            creator=_str(payload.get("creator")),
+            project_id=_str(payload.get("project_id")),
+            description=_str(payload.get("description")),
+            edge_pool_id=_str(payload.get("edge_pool_id")),
+            resource_order_id=_str(payload.get("resource_order_id")),
+            created_at=_str(payload.get("created_at")),
+            updated_at=_str(payload.get("updated_at")),
+            input_type=_str(inp.get("type")),
+            inputs=inputs,
+            input_vcn=vcn if isinstance(vcn, dict) else None,
+            outputs=outputs,
+            service_config_common=dict(common),
+            timing_status=_str(payload.get("timing_status")),
+            timing=timing if isinstance(timing, dict) else None,
+            hosting_result=hosting if isinstance(hosting, dict) else None,
+        )

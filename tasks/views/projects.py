@@ -1,0 +1,166 @@
+"""Project pages: list, create, overview, edit, members, connection check."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from tasks import selectors
+from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
+from tasks.forms import MemberAddForm, ProjectForm
+from tasks.models import Role
+from tasks.services import members as member_services
+from tasks.services import projects as project_services
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = selectors.projects_for_user(request.user)
+    return render(
+        request,
+        "tasks/project_list.html",
+        {"projects": projects, "can_create": can_create_projects(request.user)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_new(request: HttpRequest) -> HttpResponse:
+    if not can_create_projects(request.user):
+        raise PermissionDenied
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = project_services.project_create(
+                actor=request.user, fields=form.plain(), secrets=form.secrets()
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, _("Project created. Test the connection next."))
+            return redirect("project_detail", project=project.public_id)
+    return render(request, "tasks/project_form.html", {"form": form, "project": None})
+
+
+@login_required
+def project_detail(request: HttpRequest, project) -> HttpResponse:
+    project = get_project_for_user(request.user, project)
+    context = {
+        "project": project,
+        "is_admin": project.role == Role.ADMIN,
+        "events": selectors.recent_events(project) if project.role == Role.ADMIN else [],
+    }
+    context.update(_task_panel_context(request, project))
+    return render(request, "tasks/project_detail.html", context)
+
+
+def _task_panel_context(request: HttpRequest, project) -> dict:
+    """The lookup form and recently fetched tasks (filled in by the task pages)."""
+    from tasks.views.task_pages import project_task_panel
+
+    return project_task_panel(request, project)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_edit(request: HttpRequest, project) -> HttpResponse:
+    project = get_admin_project_for_user(request.user, project)
+    form = ProjectForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project_services.project_update(
+                actor=request.user,
+                project=project,
+                fields=form.plain(),
+                secrets=form.secrets(),
+                clear=form.cleared(),
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+            project.refresh_from_db()
+        else:
+            messages.success(request, _("Project saved."))
+            return redirect("project_detail", project=project.public_id)
+    return render(request, "tasks/project_form.html", {"form": form, "project": project})
+
+
+@login_required
+@require_POST
+def project_delete(request: HttpRequest, project) -> HttpResponse:
+    project = get_admin_project_for_user(request.user, project)
+    project_services.project_delete(actor=request.user, project=project)
+    messages.success(request, _("Project deleted."))
+    return redirect("projects")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_members(request: HttpRequest, project) -> HttpResponse:
+    project = get_admin_project_for_user(request.user, project)
+    form = MemberAddForm()
+    if request.method == "POST":
+        action = request.POST.get("action", "add")
+        try:
+            if action == "add":
+                form = MemberAddForm(request.POST)
+                if form.is_valid():
+                    member_services.member_add(
+                        actor=request.user, project=project, **form.cleaned_data
+                    )
+                    messages.success(request, _("Member added."))
+                    return redirect("project_members", project=project.public_id)
+            else:
+                membership = (
+                    selectors.members_of(project)
+                    .filter(user__username=request.POST.get("username", ""))
+                    .first()
+                )
+                if membership is None:
+                    messages.error(request, _("No such member."))
+                elif action == "role":
+                    member_services.member_set_role(
+                        actor=request.user, membership=membership, role=request.POST.get("role", "")
+                    )
+                    messages.success(request, _("Role changed."))
+                elif action == "remove":
+                    member_services.member_remove(actor=request.user, membership=membership)
+                    messages.success(request, _("Member removed."))
+                return redirect("project_members", project=project.public_id)
+        except ValidationError as exc:
+            if action == "add":
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                for errors in exc.message_dict.values():
+                    for error in errors:
+                        messages.error(request, error)
+                return redirect("project_members", project=project.public_id)
+    return render(
+        request,
+        "tasks/project_members.html",
+        {
+            "project": project,
+            "members": selectors.members_of(project),
+            "form": form,
+            "roles": Role.choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def project_check(request: HttpRequest, project) -> HttpResponse:
+    project = get_project_for_user(request.user, project)
+    project = project_services.project_check(project=project)
+    if project.last_check_ok:
+        messages.success(
+            request, _("Connection OK: %(message)s") % {"message": project.last_check_message}
+        )
+    else:
+        messages.error(
+            request, _("Connection failed: %(message)s") % {"message": project.last_check_message}
+        )
+    return redirect("project_detail", project=project.public_id)
