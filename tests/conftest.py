@@ -3,6 +3,8 @@
 import pytest
 from django.core.cache import cache
 
+from tests.vas_fixtures import *  # noqa: F403 - simulator, simulator_server, vas_client
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
@@ -87,3 +89,25 @@ def cast(superuser, alice, bob, charlie):
         "outsider": charlie,
         "anonymous": None,
     }
+
+
+@pytest.fixture
+def sim_project(db, alice, bob, simulator_server):
+    """A project wired to the live simulator with its AK/SK: alice admin, bob viewer."""
+    from tasks.models import Membership, Role
+    from tasks.services.projects import project_create
+    from tasks.vas.simulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK
+
+    project = project_create(
+        actor=alice,
+        fields={
+            "name": "Simulated",
+            "region": "cn-north-4",
+            "upstream_project_id": DEFAULT_PROJECT_ID,
+            "endpoint": simulator_server.url,
+            "auth_type": "aksk",
+        },
+        secrets={"access_key": DEFAULT_AK, "secret_key": DEFAULT_SK},
+    )
+    Membership.objects.create(project=project, user=bob, role=Role.VIEWER)
+    return project
