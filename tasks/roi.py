@@ -372,3 +372,12 @@ def _frame(shapes: list[dict[str, Any]], out_of_frame: bool) -> tuple[int, int]:
         if max_x <= width and max_y <= height:
             return width, height
     return FRAMES[-1]
+
+
+def roi_for_task(payload: Any) -> dict[str, Any]:
+    """The normalised ROI of a task document (its ``service_config.common``); never raises."""
+    config = payload.get("service_config") if isinstance(payload, dict) else None
+    common = config.get("common") if isinstance(config, dict) else None
+    if not isinstance(common, dict):
+        common = {}
+    return normalise_roi(common.get("target_roi"), common)

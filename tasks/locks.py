@@ -1,0 +1,57 @@
+"""Short-lived named locks shared by every process that shares the cache.
+
+With Redis, redis-py's own `Lock` (SET NX PX plus a Lua compare-and-delete), so a lock expires on
+its own if its holder dies and a holder never releases a lock it no longer owns. With any other
+cache (local memory: one process), `cache.add` plus a token check under a process-wide mutex gives
+the same guarantees within the only process that can see the lock.
+"""
+
+import contextlib
+import threading
+import uuid
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from django.core.cache import cache
+
+_local_mutex = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _redis_client() -> redis.Redis | None:
+    config = settings.CACHES["default"]
+    if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        return None
+    location = config["LOCATION"]
+    return redis.Redis.from_url(location[0] if isinstance(location, list) else location)
+
+
+class NamedLock:
+    """`acquire()` never blocks; `release()` frees the lock only if this holder still owns it."""
+
+    def __init__(self, name: str, *, timeout: float) -> None:
+        self.name = f"lock:{name}"
+        self.timeout = timeout
+        self._token = uuid.uuid4().hex
+        client = _redis_client()
+        self._redis_lock = (
+            client.lock(cache.make_key(self.name), timeout=timeout, blocking=False)
+            if client is not None
+            else None
+        )
+
+    def acquire(self) -> bool:
+        if self._redis_lock is not None:
+            return bool(self._redis_lock.acquire(blocking=False))
+        return cache.add(self.name, self._token, timeout=self.timeout)
+
+    def release(self) -> None:
+        if self._redis_lock is not None:
+            # LockError: expired and perhaps taken by another holder, so not ours to free.
+            with contextlib.suppress(redis.exceptions.LockError):
+                self._redis_lock.release()
+            return
+        with _local_mutex:
+            if cache.get(self.name) == self._token:
+                cache.delete(self.name)

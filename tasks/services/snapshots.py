@@ -1,0 +1,105 @@
+"""The deduplicated history of a task: one row per distinct version of its (redacted) JSON."""
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from tasks.models import CloudProject, TaskSnapshot, TrackedTask
+
+
+def content_hash(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def snapshot_record(
+    *,
+    project: CloudProject,
+    service: str,
+    task_id: str,
+    payload: dict[str, Any],
+    request_id: str | None,
+    now: datetime,
+) -> tuple[TrackedTask, TaskSnapshot, bool]:
+    """Records one fetch. The same content as the newest snapshot only counts a sighting; new
+    content adds a row. Returns (tracked task, snapshot, whether it changed).
+
+    Safe when two processes record the same task at once: both may try to add version N+1, the
+    unique (task, seq) constraint lets one win, and the other retries and sees it. Always the same
+    handful of queries, however long the history.
+    """
+    digest = content_hash(payload)
+    name = str(payload.get("name") or "")[:200]
+    state = str(payload.get("state") or "")[:32]
+    last_error: IntegrityError | None = None
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                tracked, _created = TrackedTask.objects.get_or_create(
+                    project=project,
+                    service=service,
+                    task_id=task_id,
+                    defaults={
+                        "name": name,
+                        "state": state,
+                        "first_seen": now,
+                        "last_fetched": now,
+                        "last_changed": now,
+                    },
+                )
+                newest = (
+                    TaskSnapshot.objects.filter(task=tracked)
+                    .order_by("-seq")
+                    .only("id", "seq", "content_hash", "first_seen", "times_seen")
+                    .first()
+                )
+                changed = newest is None or newest.content_hash != digest
+                if changed:
+                    snapshot = TaskSnapshot.objects.create(
+                        task=tracked,
+                        seq=(newest.seq + 1) if newest else 1,
+                        payload=payload,
+                        content_hash=digest,
+                        state=state,
+                        upstream_updated_at=str(payload.get("updated_at") or "")[:64],
+                        upstream_request_id=(request_id or "")[:128],
+                        first_seen=now,
+                        last_seen=now,
+                    )
+                else:
+                    TaskSnapshot.objects.filter(pk=newest.pk).update(
+                        last_seen=now, times_seen=F("times_seen") + 1
+                    )
+                    snapshot = newest
+                TrackedTask.objects.filter(pk=tracked.pk).update(
+                    name=name,
+                    state=state,
+                    last_fetched=now,
+                    gone_at=None,
+                    **({"last_changed": now} if changed else {}),
+                )
+                return tracked, snapshot, changed
+        except IntegrityError as exc:  # another writer added the same version first
+            last_error = exc
+    raise last_error  # type: ignore[misc]
+
+
+def snapshot_mark_gone(*, project: CloudProject, service: str, task_id: str, now: datetime) -> None:
+    """The upstream answered 404: keep the history, say the task is gone."""
+    TrackedTask.objects.filter(
+        project=project, service=service, task_id=task_id, gone_at__isnull=True
+    ).update(gone_at=now, last_fetched=now)
+
+
+def snapshot_newest(*, project: CloudProject, service: str, task_id: str) -> TaskSnapshot | None:
+    return (
+        TaskSnapshot.objects.filter(
+            task__project=project, task__service=service, task__task_id=task_id
+        )
+        .order_by("-seq")
+        .first()
+    )

@@ -1,0 +1,344 @@
+"""Every page and API call that needs a task goes through `task_fetch`.
+
+Cache (per project, credentials version, service and task id) → single-flight upstream call →
+deduplicated snapshot → stale-if-error. What lives in the cache is the redacted task document and
+bookkeeping, never a secret.
+"""
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tasks.errors import CredentialsUnavailable, InvalidIdentifier, PortalError
+from tasks.locks import NamedLock
+from tasks.models import CloudProject, TaskSnapshot, TrackedTask
+from tasks.roi import roi_for_task
+from tasks.services.audit import audit_record
+from tasks.services.snapshots import snapshot_mark_gone, snapshot_newest, snapshot_record
+from tasks.upstream import client_for
+from tasks.vas import errors as vas_errors
+
+IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+#: A lock outlives the slowest possible fetch (connect + read + deadline slack), then expires.
+LOCK_TIMEOUT = 30
+#: How long a request with nothing cached waits for another request's fetch.
+WAIT_TIMEOUT = 5.0
+WAIT_STEP = 0.05
+#: After a failure, refreshes of that task are held this long (a 429's Retry-After, capped).
+BACKOFF_SECONDS = 5
+BACKOFF_MAX = 60
+NOT_FOUND_SECONDS = 10
+#: Cached copies are kept past their TTL to answer while revalidating and when upstream fails.
+KEEP_STALE_SECONDS = 3600
+
+_ERROR_CLASSES: dict[str, type[vas_errors.VasError]] = {
+    cls.code: cls
+    for cls in (
+        vas_errors.TaskNotFound,
+        vas_errors.UpstreamBadRequest,
+        vas_errors.UpstreamAuthFailed,
+        vas_errors.UpstreamForbidden,
+        vas_errors.UpstreamUnavailable,
+        vas_errors.UpstreamTimeout,
+        vas_errors.UpstreamInvalidResponse,
+        vas_errors.EndpointNotAllowed,
+    )
+}
+# Errors that a stale copy must not hide: the task is gone, or the request itself is wrong.
+_NOT_HIDDEN = (vas_errors.TaskNotFound, vas_errors.UpstreamBadRequest)
+
+
+@dataclass
+class TaskResult:
+    """A task as the pages and the API show it: `{task, roi, meta}` plus its tracked row."""
+
+    task: dict[str, Any]
+    roi: dict[str, Any]
+    meta: dict[str, Any]
+    tracked: TrackedTask | None = field(default=None, compare=False)
+    #: Whether this fetch added a new version (None when nothing was fetched from upstream).
+    changed: bool | None = field(default=None, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "roi": self.roi, "meta": self.meta}
+
+
+def iso_utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _error_dict(exc: Exception) -> dict[str, str]:
+    return {"code": exc.code, "message": exc.message}  # type: ignore[attr-defined]
+
+
+def validate_identifiers(*, service: str, task_id: str) -> None:
+    """Refuses impossible names before any I/O (they would also be path injection)."""
+    if not isinstance(service, str) or not IDENTIFIER.match(service):
+        raise InvalidIdentifier(
+            _("“%(value)s” is not a valid service name (1–64 letters, digits, '_' or '-').")
+            % {"value": str(service)[:80]},
+            code="invalid_service",
+        )
+    if not isinstance(task_id, str) or not IDENTIFIER.match(task_id):
+        raise InvalidIdentifier(
+            _("“%(value)s” is not a valid task id (1–64 letters, digits, '_' or '-').")
+            % {"value": str(task_id)[:80]},
+            code="invalid_task_id",
+        )
+
+
+def _cache_key(project: CloudProject, service: str, task_id: str) -> str:
+    # The credentials version is part of the key: replaced credentials never see old answers.
+    return f"task:{project.pk}:{project.credentials_version}:{service}:{task_id}"
+
+
+def _parse_rate(rate: str) -> tuple[int, int]:
+    """DRF's rate syntax: "30/min" → (30, 60)."""
+    count, period = rate.split("/")
+    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0]]
+
+
+def refresh_allow(actor) -> None:
+    """Counts a forced refresh against PORTAL_REFRESH_RATE (per user, fixed window)."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return
+    allowed, period = _parse_rate(settings.PORTAL_REFRESH_RATE)
+    window = int(time.time() // period)
+    key = f"refresh-rate:{actor.pk}:{window}"
+    cache.add(key, 0, timeout=period + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=period + 1)
+        count = 1
+    if count > allowed:
+        wait = period - (time.time() % period)
+        raise PortalError(
+            _("Refresh asked too often. Wait %(seconds)d seconds before forcing another refresh.")
+            % {"seconds": max(1, int(wait))},
+            code="throttled",
+            http_status=429,
+        )
+
+
+def _result(entry: dict[str, Any], source: str, now: float, error=None) -> TaskResult:
+    return TaskResult(
+        task=entry["task"],
+        roi=roi_for_task(entry["task"]),
+        meta={
+            "source": source,
+            "fetched_at": iso_utc(entry["fetched_at"]),
+            "age_seconds": max(0, int(now - entry["fetched_at"])),
+            "snapshot_id": entry.get("snapshot_id"),
+            "upstream_request_id": entry.get("request_id"),
+            "error": error,
+        },
+    )
+
+
+def _snapshot_entry(snapshot: TaskSnapshot) -> dict[str, Any]:
+    return {
+        "task": snapshot.payload,
+        "fetched_at": snapshot.last_seen.timestamp(),
+        "request_id": snapshot.upstream_request_id or None,
+        "snapshot_id": snapshot.pk,
+    }
+
+
+def _remember_failure(key: str, exc: Exception, now: float) -> None:
+    if isinstance(exc, vas_errors.TaskNotFound):
+        seconds = NOT_FOUND_SECONDS
+    else:
+        retry_after = getattr(exc, "retry_after", None) or 0
+        seconds = min(BACKOFF_MAX, max(BACKOFF_SECONDS, retry_after))
+    cache.set(
+        f"backoff:{key}",
+        {
+            "code": exc.code,  # type: ignore[attr-defined]
+            "message": exc.message,  # type: ignore[attr-defined]
+            "http_status": getattr(exc, "http_status", 502),
+            "status": getattr(exc, "status", None),
+            "error_code": getattr(exc, "error_code", None),
+            "error_msg": getattr(exc, "error_msg", None),
+            "request_id": getattr(exc, "request_id", None),
+            "until": now + seconds,
+        },
+        timeout=seconds,
+    )
+
+
+def _active_failure(key: str, now: float) -> dict[str, Any] | None:
+    # Checked against our clock too, not only the cache's expiry (Redis keeps its own time).
+    failure = cache.get(f"backoff:{key}")
+    return failure if failure is not None and failure["until"] > now else None
+
+
+def _remembered_error(failure: dict[str, Any], now: float) -> Exception:
+    cls = _ERROR_CLASSES.get(failure["code"])
+    if cls is None:
+        return PortalError(
+            failure["message"], code=failure["code"], http_status=failure["http_status"]
+        )
+    return cls(
+        failure["message"],
+        status=failure["status"],
+        error_code=failure["error_code"],
+        error_msg=failure["error_msg"],
+        request_id=failure["request_id"],
+        retry_after=max(1.0, failure["until"] - now),
+    )
+
+
+def _stale_or_raise(
+    *,
+    project: CloudProject,
+    service: str,
+    task_id: str,
+    entry: dict[str, Any] | None,
+    exc: Exception,
+    now: float,
+) -> TaskResult:
+    if isinstance(exc, _NOT_HIDDEN):
+        raise exc
+    if entry is None:
+        snapshot = snapshot_newest(project=project, service=service, task_id=task_id)
+        entry = _snapshot_entry(snapshot) if snapshot else None
+    if entry is None:
+        raise exc
+    return _result(entry, "stale", now, error=_error_dict(exc))
+
+
+def _fetch_upstream(
+    *, project: CloudProject, service: str, task_id: str, key: str, entry, now: float
+) -> TaskResult:
+    try:
+        fetched = client_for(project).show_task(service, task_id)
+    except (vas_errors.VasError, CredentialsUnavailable) as exc:
+        _remember_failure(key, exc, now)
+        if isinstance(exc, vas_errors.TaskNotFound):
+            snapshot_mark_gone(
+                project=project, service=service, task_id=task_id, now=timezone.now()
+            )
+        return _stale_or_raise(
+            project=project, service=service, task_id=task_id, entry=entry, exc=exc, now=now
+        )
+    tracked, snapshot, changed = snapshot_record(
+        project=project,
+        service=service,
+        task_id=task_id,
+        payload=fetched.payload,
+        request_id=fetched.request_id,
+        now=timezone.now(),
+    )
+    fresh = {
+        "task": fetched.payload,
+        "fetched_at": time.time(),
+        "request_id": fetched.request_id,
+        "snapshot_id": snapshot.pk,
+    }
+    if project.cache_ttl > 0:
+        cache.set(key, fresh, timeout=project.cache_ttl + KEEP_STALE_SECONDS)
+    cache.delete(f"backoff:{key}")
+    result = _result(fresh, "upstream", time.time())
+    result.tracked, result.changed = tracked, changed
+    return result
+
+
+def _wait_for_other(
+    *, project: CloudProject, service: str, task_id: str, key: str, since: float
+) -> TaskResult:
+    """Another request holds the lock and nothing usable is cached: wait for its answer."""
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    while time.monotonic() < deadline:
+        time.sleep(WAIT_STEP)
+        entry = cache.get(key)
+        if entry is not None and entry["fetched_at"] >= since - 1:
+            return _result(entry, "cache", time.time())
+        failure = _active_failure(key, time.time())
+        if failure is not None:
+            return _stale_or_raise(
+                project=project,
+                service=service,
+                task_id=task_id,
+                entry=entry,
+                exc=_remembered_error(failure, time.time()),
+                now=time.time(),
+            )
+    raise vas_errors.UpstreamUnavailable(
+        _(
+            "Another request is already fetching this task and it did not finish in time. "
+            "Try again in a few seconds."
+        ),
+        retry_after=WAIT_TIMEOUT,
+    )
+
+
+def task_fetch(
+    *,
+    project: CloudProject,
+    service: str,
+    task_id: str,
+    refresh: bool = False,
+    actor=None,
+) -> TaskResult:
+    """The task, from cache when fresh, else from upstream (one caller at a time per task), else
+    a stale copy with the error, else the typed error.
+
+    A cache hit makes no upstream call and no database query.
+    """
+    validate_identifiers(service=service, task_id=task_id)
+    if refresh and actor is not None:  # a person's forced refresh (poll_tasks passes no actor)
+        refresh_allow(actor)
+        audit_record(
+            actor=actor, project=project, action="task.refreshed", service=service, task_id=task_id
+        )
+    now = time.time()
+    key = _cache_key(project, service, task_id)
+    if project.cache_ttl <= 0:
+        return _fetch_upstream(
+            project=project, service=service, task_id=task_id, key=key, entry=None, now=now
+        )
+
+    entry = cache.get(key)
+    if entry is not None and not refresh and now - entry["fetched_at"] < project.cache_ttl:
+        return _result(entry, "cache", now)
+
+    failure = _active_failure(key, now)
+    if failure is not None:  # failed moments ago: answer without asking upstream again
+        return _stale_or_raise(
+            project=project,
+            service=service,
+            task_id=task_id,
+            entry=entry,
+            exc=_remembered_error(failure, now),
+            now=now,
+        )
+
+    lock = NamedLock(key, timeout=LOCK_TIMEOUT)
+    if not lock.acquire():
+        if entry is not None and not refresh:
+            return _result(entry, "cache", now)  # stale-while-revalidate
+        return _wait_for_other(
+            project=project, service=service, task_id=task_id, key=key, since=now
+        )
+    try:
+        # Another holder may have refreshed between our read and our lock.
+        latest = cache.get(key)
+        if latest is not None and (
+            latest["fetched_at"] >= now
+            or (not refresh and time.time() - latest["fetched_at"] < project.cache_ttl)
+        ):
+            return _result(latest, "cache", time.time())
+        return _fetch_upstream(
+            project=project, service=service, task_id=task_id, key=key, entry=entry, now=now
+        )
+    finally:
+        lock.release()

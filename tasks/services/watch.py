@@ -1,0 +1,29 @@
+from django.db import transaction
+
+from tasks.models import CloudProject, TrackedTask
+from tasks.services.audit import audit_record
+from tasks.services.task_fetch import task_fetch, validate_identifiers
+
+
+def task_watch(
+    *, actor, project: CloudProject, service: str, task_id: str, watched: bool
+) -> TrackedTask:
+    """Marks (or unmarks) a task for `poll_tasks`. A task the portal never saw is fetched first,
+    so only tasks that exist upstream can be watched."""
+    validate_identifiers(service=service, task_id=task_id)
+    tracked = TrackedTask.objects.filter(project=project, service=service, task_id=task_id).first()
+    if tracked is None:
+        task_fetch(project=project, service=service, task_id=task_id, actor=actor)
+        tracked = TrackedTask.objects.get(project=project, service=service, task_id=task_id)
+    with transaction.atomic():
+        if tracked.watched != watched:
+            TrackedTask.objects.filter(pk=tracked.pk).update(watched=watched)
+            tracked.watched = watched
+            audit_record(
+                actor=actor,
+                project=project,
+                action="task.watched" if watched else "task.unwatched",
+                service=service,
+                task_id=task_id,
+            )
+    return tracked
