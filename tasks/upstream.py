@@ -12,7 +12,7 @@ from tasks.vas.client import VasClient
 
 # IAM tokens are reused until shortly before expiry, so the auth object outlives a request. It is
 # kept per process, in memory, never in the shared cache: a token is a secret.
-_auth_objects: dict[tuple[int, int], AuthBase] = {}
+_auth_objects: dict[tuple[str, int], AuthBase] = {}
 _auth_lock = threading.Lock()
 
 
@@ -44,14 +44,15 @@ def _build_auth(project: CloudProject) -> AuthBase:
 
 
 def auth_for(project: CloudProject) -> AuthBase:
-    key = (project.pk, project.credentials_version)
+    # The public id is never reused (a database may reuse a deleted row's pk).
+    key = (str(project.public_id), project.credentials_version)
     with _auth_lock:
         auth = _auth_objects.get(key)
     if auth is None:
         auth = _build_auth(project)
         with _auth_lock:
             # Drop objects of this project's older credentials.
-            for stale in [k for k in _auth_objects if k[0] == project.pk and k != key]:
+            for stale in [k for k in _auth_objects if k[0] == key[0] and k != key]:
                 del _auth_objects[stale]
             auth = _auth_objects.setdefault(key, auth)
     return auth

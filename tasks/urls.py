@@ -1,6 +1,8 @@
 from django.urls import path
 
-from tasks.views import projects, tokens
+from tasks.views import projects, task_pages, tokens
+
+TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
 urlpatterns = [
     path("projects/", projects.project_list, name="projects"),
@@ -10,5 +12,14 @@ urlpatterns = [
     path("projects/<uuid:project>/delete/", projects.project_delete, name="project_delete"),
     path("projects/<uuid:project>/members/", projects.project_members, name="project_members"),
     path("projects/<uuid:project>/check/", projects.project_check, name="project_check"),
+    path("projects/<uuid:project>/tasks/lookup/", task_pages.task_lookup, name="task_lookup"),
+    path(
+        "projects/<uuid:project>/services/<str:service>/tasks/",
+        task_pages.task_browse,
+        name="task_browse",
+    ),
+    path(TASK, task_pages.task_detail, name="task_detail"),
+    path(TASK + "history/", task_pages.task_history, name="task_history"),
+    path(TASK + "watch/", task_pages.task_watch_toggle, name="task_watch"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
 ]

@@ -35,6 +35,16 @@ REQUIRED_FOR_AUTH = {
     AuthType.PASSWORD: (("iam_password",), ("iam_domain", "iam_user")),
     AuthType.TOKEN: (("token",), ("token_expires_at",)),
 }
+# Changing one of these changes who the portal is upstream: like a new secret, it bumps the
+# credentials version (cache keys, reusable IAM tokens).
+IDENTITY_FIELDS = (
+    "auth_type",
+    "upstream_project_id",
+    "endpoint",
+    "iam_endpoint",
+    "iam_domain",
+    "iam_user",
+)
 SECRETS_OF_AUTH = {
     AuthType.AKSK: {"access_key", "secret_key", "security_token"},
     AuthType.PASSWORD: {"iam_password"},
@@ -140,7 +150,7 @@ def project_update(
         for f in PLAIN_FIELDS
         if before[f] != getattr(project, f)
     }
-    if changes:
+    if changes or any(field in changed for field in IDENTITY_FIELDS):
         project.credentials_version += 1
     project.save()
     if changed:

@@ -1,7 +1,671 @@
-"""Task pages. (The lookup form and recent tasks panel of the project page live here too.)"""
+"""Task pages: lookup, browse, detail (with the ROI canvas), history, refresh and watch.
 
-from django.http import HttpRequest
+Thin views: find the project for the user, call a service or selector, render. Every upstream or
+portal error becomes a readable page with what to do next (`render_task_error`), never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tasks import selectors
+from tasks.access import get_admin_project_for_user, get_project_for_user
+from tasks.errors import PortalError
+from tasks.forms_tasks import TaskFilterForm, TaskLookupForm
+from tasks.models import CloudProject, Role
+from tasks.roi import MAX_POINTS_FOR_CROSSING_CHECK, is_self_intersecting, polygon_area
+from tasks.services.task_fetch import TaskResult, task_fetch, validate_identifiers
+from tasks.services.task_list import task_list_upstream
+from tasks.services.watch import task_watch
+from tasks.templatetags.task_extras import display_value, masked_headers
+from tasks.vas.errors import VasError
+from tasks.vas.parsing import KNOWN_SERVICES, REDACTED, SERVICE_CONFIG_KEYS, TaskView
+
+RECENT_TASKS = 10
+HISTORY_PAGE_SIZE = 20
+#: Longest value shown inline in tables; the raw JSON has the rest.
+MAX_INLINE = 300
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class Advice:
+    title: Any
+    next_step: Any
+    actions: tuple[str, ...] = ()
+
+
+#: Contract code -> a title, what to do next, and which links help (see `_error_actions`).
+ERROR_ADVICE: dict[str, Advice] = {
+    "invalid_task_id": Advice(
+        gettext_lazy("That is not a task id"),
+        gettext_lazy(
+            "Task ids are 32 hexadecimal characters (or “task” and 8 more). Copy it again from "
+            "the console, or find the task by name in the service's task list."
+        ),
+        ("lookup",),
+    ),
+    "invalid_service": Advice(
+        gettext_lazy("That is not a service name"),
+        gettext_lazy(
+            "Service names look like c-face-edge. Pick one of the suggestions in the lookup form."
+        ),
+        ("lookup",),
+    ),
+    "task_not_found": Advice(
+        gettext_lazy("Task not found"),
+        gettext_lazy(
+            "The upstream has no task with this id under this service. Check the service (tasks "
+            "are listed per service) or find the task by name in the list."
+        ),
+        ("browse", "lookup"),
+    ),
+    "upstream_bad_request": Advice(
+        gettext_lazy("The upstream rejected the request"),
+        gettext_lazy(
+            "Check the project's upstream project id and the service name; an admin can fix them "
+            "by editing the project."
+        ),
+        ("edit", "lookup"),
+    ),
+    "upstream_auth_failed": Advice(
+        gettext_lazy("Credentials rejected"),
+        gettext_lazy(
+            "The upstream refused the project's credentials — edit the project and replace them "
+            "(or ask a project admin to), then test the connection."
+        ),
+        ("edit", "check"),
+    ),
+    "upstream_forbidden": Advice(
+        gettext_lazy("Not allowed by the cloud account"),
+        gettext_lazy(
+            "The credentials work but may not use VAS (no subscription or an IAM policy). Ask the "
+            "cloud account owner to grant VAS access to this user."
+        ),
+        ("retry",),
+    ),
+    "upstream_unavailable": Advice(
+        gettext_lazy("The upstream is unavailable"),
+        gettext_lazy("This is usually temporary. Try again in a moment."),
+        ("retry",),
+    ),
+    "upstream_timeout": Advice(
+        gettext_lazy("The upstream did not answer in time"),
+        gettext_lazy("Try again in a moment; if it keeps happening, test the connection."),
+        ("retry", "check"),
+    ),
+    "upstream_invalid_response": Advice(
+        gettext_lazy("The upstream sent an unusable answer"),
+        gettext_lazy(
+            "Check that the project's VAS endpoint is right (edit the project); if it is, try "
+            "again later."
+        ),
+        ("edit", "retry"),
+    ),
+    "endpoint_not_allowed": Advice(
+        gettext_lazy("Endpoint not allowed"),
+        gettext_lazy(
+            "The project's endpoint points at an address the portal may not call. Edit the "
+            "project and use the region's VAS endpoint."
+        ),
+        ("edit",),
+    ),
+    "credentials_unavailable": Advice(
+        gettext_lazy("Credentials unavailable"),
+        gettext_lazy(
+            "The portal cannot read this project's stored credentials (missing, or encrypted with "
+            "a retired key). Edit the project and enter them again."
+        ),
+        ("edit",),
+    ),
+    "throttled": Advice(
+        gettext_lazy("Refreshed too often"),
+        gettext_lazy("Wait a moment before asking for fresh data again; the cached copy is fine."),
+        ("cached",),
+    ),
+    "invalid_state": Advice(
+        gettext_lazy("Unknown state filter"),
+        gettext_lazy("Pick a state from the list."),
+        ("browse",),
+    ),
+    "invalid_page": Advice(
+        gettext_lazy("No such page"),
+        gettext_lazy("Go back to the first page of the list."),
+        ("browse",),
+    ),
+    "not_fetched": Advice(
+        gettext_lazy("No history yet"),
+        gettext_lazy(
+            "The portal keeps a version each time it sees the task change. Open the task first."
+        ),
+        ("open",),
+    ),
+    "not_found": Advice(
+        gettext_lazy("Not found"),
+        gettext_lazy("It does not exist, or it belongs to a project you are not a member of."),
+        ("lookup",),
+    ),
+}
+_DEFAULT_ADVICE = Advice(
+    gettext_lazy("Something went wrong talking to the upstream"),
+    gettext_lazy("Try again in a moment."),
+    ("retry",),
+)
+
+
+def error_advice(code: str) -> Advice:
+    """What to tell the user, and which links to offer, for a contract error code."""
+    return ERROR_ADVICE.get(code, _DEFAULT_ADVICE)
+
+
+def _error_actions(
+    request: HttpRequest, project: CloudProject, service: str | None, task_id: str | None, advice
+) -> list[dict[str, str]]:
+    pid = project.public_id
+    ids_ok = True
+    try:
+        validate_identifiers(service=service or "x", task_id=task_id or "x")
+    except PortalError:
+        ids_ok = False  # never build links out of malformed names
+    is_admin = project.role == Role.ADMIN
+    actions: list[dict[str, str]] = []
+    for action in advice.actions:
+        if action == "edit" and is_admin:
+            actions.append({"url": reverse("project_edit", args=[pid]), "label": _("Edit project")})
+        elif action == "check":
+            actions.append(
+                {
+                    "url": reverse("project_detail", args=[pid]),
+                    "label": _("Test the connection on the project page"),
+                }
+            )
+        elif action == "browse" and service and ids_ok:
+            actions.append(
+                {
+                    "url": reverse("task_browse", args=[pid, service]),
+                    "label": _("List the tasks of %(service)s") % {"service": service},
+                }
+            )
+        elif action == "retry" and ids_ok:
+            # A failed POST (refresh, watch) is retried from the task's page, not by a GET of it.
+            retry = request.get_full_path()
+            if request.method != "GET" and service and task_id:
+                retry = reverse("task_detail", args=[pid, service, task_id])
+            actions.append({"url": retry, "label": _("Try again")})
+        elif action in ("cached", "open") and service and task_id and ids_ok:
+            actions.append(
+                {
+                    "url": reverse("task_detail", args=[pid, service, task_id]),
+                    "label": _("Show the cached copy")
+                    if action == "cached"
+                    else _("Open the task"),
+                }
+            )
+    actions.append(
+        {"url": reverse("project_detail", args=[pid]), "label": _("Look up another task")}
+    )
+    return actions
+
+
+def render_task_error(
+    request: HttpRequest,
+    project: CloudProject,
+    exc: Exception,
+    *,
+    service: str | None = None,
+    task_id: str | None = None,
+) -> HttpResponse:
+    """A readable page for a VasError / PortalError, with the contract's HTTP status."""
+    code = getattr(exc, "code", "error")
+    status = getattr(exc, "http_status", 502)
+    if not isinstance(status, int) or not 400 <= status <= 599 or status == 500:
+        status = 502
+    advice = error_advice(code)
+    upstream = exc.upstream_dict() if isinstance(exc, VasError) else None
+    retry_after = getattr(exc, "retry_after", None)
+    response = render(
+        request,
+        "tasks/task_error.html",
+        {
+            "project": project,
+            "service": service,
+            "task_id": task_id,
+            "code": code,
+            "message": getattr(exc, "message", None) or str(exc),
+            "advice": advice,
+            "upstream": upstream,
+            "retry_after": math.ceil(retry_after) if retry_after else None,
+            "actions": _error_actions(request, project, service, task_id, advice),
+            "is_admin": project.role == Role.ADMIN,
+        },
+        status=status,
+    )
+    if retry_after:
+        response["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return response
+
+
+# --------------------------------------------------------------------------- project page panel
+
+
+def _known_services(project: CloudProject) -> list[str]:
+    services = [project.default_service, *KNOWN_SERVICES]
+    return list(dict.fromkeys(s for s in services if s))
 
 
 def project_task_panel(request: HttpRequest, project) -> dict:
-    return {}
+    """Context of the project page's task panel: the lookup form and recently fetched tasks."""
+    return {
+        "lookup_form": TaskLookupForm(initial={"service": project.default_service}),
+        "known_services": _known_services(project),
+        "recent_tasks": selectors.tracked_tasks_for_project(project)[:RECENT_TASKS],
+    }
+
+
+@login_required
+@require_GET
+def task_lookup(request: HttpRequest, project) -> HttpResponse:
+    """The lookup form's target: valid input goes to the detail page, else the form again."""
+    project = get_project_for_user(request.user, project)
+    form = TaskLookupForm(request.GET)
+    if form.is_valid():
+        return redirect(
+            "task_detail",
+            project=project.public_id,
+            service=form.cleaned_data["service"],
+            task_id=form.cleaned_data["task_id"],
+        )
+    return render(
+        request,
+        "tasks/task_lookup.html",
+        {"project": project, "lookup_form": form, "known_services": _known_services(project)},
+        status=400,
+    )
+
+
+# --------------------------------------------------------------------------- browse
+
+
+@login_required
+@require_GET
+def task_browse(request: HttpRequest, project, service: str) -> HttpResponse:
+    """The upstream's task list for one service, filterable by state and name, paginated."""
+    project = get_project_for_user(request.user, project)
+    form = TaskFilterForm(request.GET)
+    values = form.values()
+    size = TaskFilterForm.PAGE_SIZE
+    offset = (values["page"] - 1) * size
+    try:
+        listing = task_list_upstream(
+            project=project,
+            service=service,
+            state=values["state"],
+            name=values["name"],
+            offset=offset,
+            limit=size,
+        )
+    except (VasError, PortalError) as exc:
+        return render_task_error(request, project, exc, service=service)
+    count = listing["count"] if isinstance(listing["count"], int) else 0
+    pages = max(1, math.ceil(count / size))
+    watched = set(
+        selectors.tracked_tasks_for_project(project, service=service, watched=True).values_list(
+            "task_id", flat=True
+        )
+    )
+    rows = []
+    for item in listing["tasks"]:
+        task_id = item.get("id")
+        linkable = isinstance(task_id, str)
+        try:
+            validate_identifiers(service=service, task_id=task_id)
+        except PortalError:
+            linkable = False
+        rows.append({**item, "linkable": linkable, "watched": task_id in watched})
+    query = {k: v for k, v in (("state", values["state"]), ("name", values["name"])) if v}
+    return render(
+        request,
+        "tasks/task_list.html",
+        {
+            "project": project,
+            "service": service,
+            "form": form,
+            "rows": rows,
+            "count": count,
+            "page": values["page"],
+            "pages": pages,
+            "first": offset + 1 if rows else 0,
+            "last": offset + len(rows),
+            "query": query,
+            "meta": listing["meta"],
+        },
+    )
+
+
+# --------------------------------------------------------------------------- detail
+
+
+def _inline(value: Any) -> str:
+    text = display_value(value)
+    return text if len(text) <= MAX_INLINE else text[: MAX_INLINE - 1] + "…"
+
+
+def _fields(item: dict[str, Any], *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    out = []
+    for key, value in item.items():
+        if key in skip:
+            continue
+        if key in ("password", "token", "secret"):
+            value = REDACTED
+        out.append((str(key), _inline(value)))
+    return out
+
+
+def _config_items(common: dict[str, Any]) -> list[dict[str, Any]]:
+    items = []
+    for key, value in common.items():
+        known = SERVICE_CONFIG_KEYS.get(key)
+        items.append(
+            {
+                "key": key,
+                "value": _inline(value),
+                "known": known is not None,
+                "label": _(known[0]) if known else "",
+                "unit": known[1] if known else "",
+                "help": _(known[2]) if known else "",
+            }
+        )
+    return items
+
+
+def _outputs(view: TaskView) -> list[dict[str, Any]]:
+    outputs = []
+    for kind, out in view.outputs.items():
+        categories = out.get("data_category")
+        outputs.append(
+            {
+                "kind": kind,
+                "fields": _fields(out, skip=("data_category", "headers")),
+                "headers": masked_headers(out.get("headers")),
+                "categories": [display_value(c) for c in categories]
+                if isinstance(categories, list)
+                else ([] if categories is None else [display_value(categories)]),
+            }
+        )
+    return outputs
+
+
+def _inputs(view: TaskView) -> list[dict[str, Any]]:
+    return [
+        {"fields": _fields(item, skip=("headers",)), "headers": masked_headers(item.get("headers"))}
+        for item in view.inputs
+    ]
+
+
+def _line_role(shape: dict[str, Any]) -> str:
+    props = shape.get("properties") if isinstance(shape.get("properties"), dict) else {}
+    kind = props.get("type")
+    if kind in (0, "0"):
+        return _("approach line")
+    if kind in (1, "1"):
+        return _("leaving line")
+    return _("line")
+
+
+def _roi_rows(roi: dict[str, Any]) -> list[dict[str, Any]]:
+    frame = roi.get("frame") or {}
+    frame_area = (frame.get("width") or 0) * (frame.get("height") or 0)
+    rows = []
+    for index, shape in enumerate(roi.get("shapes") or []):
+        points = shape.get("points") or []
+        polygon = shape.get("kind") == "polygon"
+        # The shoelace area of a polygon whose edges cross counts parts twice: not shown.
+        crossing = (
+            polygon
+            and len(points) <= MAX_POINTS_FOR_CROSSING_CHECK
+            and is_self_intersecting(points)
+        )
+        area = polygon_area(points) if polygon and not crossing else None
+        rows.append(
+            {
+                "index": index,
+                "number": index + 1,
+                "swatch": index % 12,
+                "kind": _("polygon") if polygon else _line_role(shape),
+                "name": shape.get("name") or "",
+                "points": " ".join(f"({display_value(x)}, {display_value(y)})" for x, y in points),
+                "point_count": len(points),
+                "area": round(area) if area is not None else None,
+                "crossing": crossing,
+                "percent": round(100 * area / frame_area, 1) if area and frame_area else None,
+                "properties": display_value(shape["properties"]) if shape.get("properties") else "",
+            }
+        )
+    return rows
+
+
+def _roi_label(roi: dict[str, Any]) -> str:
+    frame = roi.get("frame") or {}
+    shapes = roi.get("shapes") or []
+    polygons = sum(1 for s in shapes if s.get("kind") == "polygon")
+    lines = len(shapes) - polygons
+    size = {"w": frame.get("width"), "h": frame.get("height")}
+    if not shapes:
+        if roi.get("whole_frame"):
+            return _("Region of interest: the whole frame (assumed %(w)s×%(h)s).") % size
+        return _("Region of interest: nothing could be drawn (assumed %(w)s×%(h)s frame).") % size
+    return _(
+        "Region of interest on an assumed %(w)s×%(h)s frame: %(polygons)d polygon(s) and "
+        "%(lines)d line(s)."
+    ) % {**size, "polygons": polygons, "lines": lines}
+
+
+def _roi_strings() -> dict[str, str]:
+    """The canvas' own words, translated here so the script holds none."""
+    return {
+        "whole_frame": _("Whole frame"),
+        "assumed": _("(assumed)"),
+        "approach": _("approach line"),
+        "leave": _("leaving line"),
+        "line": _("line"),
+        "polygon": _("polygon"),
+        "min_size": _("min"),
+        "max_size": _("max"),
+        "copied": _("Coordinates copied to the clipboard."),
+        "copy_failed": _("Copy failed: select the coordinates in the table instead."),
+        "png_ready": _("PNG downloaded."),
+        "png_failed": _("The image could not be made."),
+    }
+
+
+def _tracked(project: CloudProject, service: str, task_id: str):
+    try:
+        return selectors.get_tracked_task(project, service, task_id)
+    except Http404:
+        return None
+
+
+def _detail_context(
+    project: CloudProject,
+    service: str,
+    task_id: str,
+    result: TaskResult,
+    *,
+    snapshot=None,
+    latest_snapshot_id: int | None = None,
+) -> dict[str, Any]:
+    view = TaskView.from_payload(result.task)
+    tracked = result.tracked or _tracked(project, service, task_id)
+    roi = result.roi
+    return {
+        "project": project,
+        "service": service,
+        "task_id": task_id,
+        "task": view,
+        "meta": result.meta,
+        "tracked": tracked,
+        "is_admin": project.role == Role.ADMIN,
+        "config_items": _config_items(view.service_config_common),
+        "outputs": _outputs(view),
+        "inputs": _inputs(view),
+        "vcn": _fields(view.input_vcn) if view.input_vcn else [],
+        "timing": _fields(view.timing) if view.timing else [],
+        "hosting": _fields(view.hosting_result, skip=("data",)) if view.hosting_result else [],
+        "roi": roi,
+        "roi_rows": _roi_rows(roi),
+        "roi_label": _roi_label(roi),
+        "roi_strings": _roi_strings(),
+        "raw_json": json.dumps(result.task, indent=2, ensure_ascii=False, sort_keys=True),
+        "snapshot": snapshot,
+        "is_latest": snapshot is None or snapshot.pk == latest_snapshot_id,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_detail(request: HttpRequest, project, service: str, task_id: str) -> HttpResponse:
+    """GET: the task (cache, `?refresh=1`, or `?snapshot=<id>`); POST: "Refresh now"."""
+    project = get_project_for_user(request.user, project)
+    if request.method == "POST":
+        return _refresh(request, project, service, task_id)
+    snapshot = None
+    latest_id = None
+    try:
+        if "snapshot" in request.GET:
+            validate_identifiers(service=service, task_id=task_id)
+            tracked = selectors.get_tracked_task(project, service, task_id)
+            snapshot = selectors.get_snapshot(tracked, request.GET["snapshot"])
+            result = selectors.snapshot_result(snapshot)
+            latest_id = selectors.snapshots_for_task(tracked).values_list("pk", flat=True).first()
+        else:
+            result = task_fetch(
+                project=project,
+                service=service,
+                task_id=task_id,
+                refresh=request.GET.get("refresh") in ("1", "true"),
+                actor=request.user,
+            )
+    except (VasError, PortalError) as exc:
+        return render_task_error(request, project, exc, service=service, task_id=task_id)
+    context = _detail_context(
+        project, service, task_id, result, snapshot=snapshot, latest_snapshot_id=latest_id
+    )
+    return render(request, "tasks/task_detail.html", context)
+
+
+def _refresh(request: HttpRequest, project: CloudProject, service: str, task_id: str):
+    try:
+        result = task_fetch(
+            project=project, service=service, task_id=task_id, refresh=True, actor=request.user
+        )
+    except PortalError as exc:
+        if exc.code != "throttled":
+            return render_task_error(request, project, exc, service=service, task_id=task_id)
+        messages.warning(request, exc.message)
+    except VasError as exc:
+        return render_task_error(request, project, exc, service=service, task_id=task_id)
+    else:
+        if result.meta.get("source") == "stale":
+            error = result.meta.get("error") or {}
+            messages.warning(
+                request,
+                _("The upstream failed (%(message)s); showing the last copy the portal saw.")
+                % {"message": error.get("message", "")},
+            )
+        else:
+            messages.success(request, _("Fetched fresh from the upstream."))
+    return redirect("task_detail", project=project.public_id, service=service, task_id=task_id)
+
+
+# --------------------------------------------------------------------------- watch, history
+
+
+@login_required
+@require_POST
+def task_watch_toggle(request: HttpRequest, project, service: str, task_id: str) -> HttpResponse:
+    """Marks or unmarks the task for `poll_tasks` (project admins)."""
+    project = get_admin_project_for_user(request.user, project)
+    watched = request.POST.get("watched") == "1"
+    try:
+        task_watch(
+            actor=request.user,
+            project=project,
+            service=service,
+            task_id=task_id,
+            watched=watched,
+        )
+    except (VasError, PortalError) as exc:
+        return render_task_error(request, project, exc, service=service, task_id=task_id)
+    if watched:
+        messages.success(request, _("Watching this task: poll_tasks will refresh it."))
+    else:
+        messages.success(request, _("No longer watching this task."))
+    return redirect("task_detail", project=project.public_id, service=service, task_id=task_id)
+
+
+@login_required
+@require_GET
+def task_history(request: HttpRequest, project, service: str, task_id: str) -> HttpResponse:
+    """The task's stored versions, newest first, each with what changed from the one before."""
+    project = get_project_for_user(request.user, project)
+    try:
+        validate_identifiers(service=service, task_id=task_id)
+    except PortalError as exc:
+        return render_task_error(request, project, exc, service=service, task_id=task_id)
+    tracked = _tracked(project, service, task_id)
+    if tracked is None:
+        error = PortalError(
+            _(
+                "The portal has not fetched this task yet, so it has no history. "
+                "Open the task first."
+            ),
+            code="not_fetched",
+            http_status=404,
+        )
+        return render_task_error(request, project, error, service=service, task_id=task_id)
+    page = Paginator(selectors.snapshots_for_task(tracked), HISTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    latest_id = selectors.snapshots_for_task(tracked).values_list("pk", flat=True).first()
+    entries = [
+        {
+            "snapshot": snapshot,
+            "is_latest": snapshot.pk == latest_id,
+            "changes": [
+                {
+                    "path": change["path"],
+                    "before": _inline(change["before"]),
+                    "after": _inline(change["after"]),
+                }
+                for change in selectors.snapshot_changes(snapshot)
+            ],
+        }
+        for snapshot in page.object_list
+    ]
+    return render(
+        request,
+        "tasks/task_history.html",
+        {
+            "project": project,
+            "service": service,
+            "task_id": task_id,
+            "tracked": tracked,
+            "entries": entries,
+            "page": page,
+        },
+    )
