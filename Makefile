@@ -34,11 +34,15 @@ run: install .env
 	$(BIN)/python manage.py runsimulator --host $(HOST) --port $(SIM_PORT) & \
 	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
-# Debian's Chromium for the browser tests (never `playwright install`).
+# System packages from Debian: Chromium for the browser tests (never `playwright install`), a CJK
+# font so Chinese text renders in screenshots, gettext for the translation catalogues.
+SYSTEM_PACKAGES := chromium fonts-wqy-zenhei gettext
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

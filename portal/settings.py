@@ -5,6 +5,7 @@ Every setting comes from the environment through one ``environ.Env()`` (a ``.env
 a missing one stops start-up with ``ImproperlyConfigured`` naming the variable.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -80,7 +81,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "portal.urls"
+ROOT_URLCONF = env.str("PORTAL_ROOT_URLCONF", default="portal.urls")
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [
@@ -107,7 +108,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
     # Tests use a file, not memory: threads and the live server share it, and tests can read it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # One file per test process, so two test runs on one checkout cannot collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -191,23 +193,30 @@ if PORTAL_HTTPS:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        # knox's hashed, expiring tokens, recording when each was last used.
+        "tasks.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, with a body size cap (413 beyond it).
+    "DEFAULT_PARSER_CLASSES": ["tasks.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "tasks.api.pagination.PortalPagination",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["tasks.api.throttling.ApiRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": PORTAL_API_RATE, "refresh": PORTAL_REFRESH_RATE},
     "EXCEPTION_HANDLER": "tasks.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# Tokens are django-rest-knox's (stored as SHA-512 digests), in our model that adds "last used".
+KNOX_TOKEN_MODEL = "tasks.ApiToken"  # noqa: S105 - a model name, not a secret
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=30),
     "AUTO_REFRESH": False,
     "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+    # Keys are 64 hex digits; the first 15 are stored in clear to find the digest (the "prefix").
+    "TOKEN_LIMIT_PER_USER": 100,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "VAS Task Portal API",

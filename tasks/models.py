@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from knox.models import AbstractAuthToken
 
 from tasks import crypto
 from tasks.errors import CredentialsUnavailable
@@ -240,3 +241,21 @@ class TaskSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} #{self.seq}"
+
+
+class ApiToken(AbstractAuthToken):
+    """A REST API token (django-rest-knox's model, swapped in with KNOX_TOKEN_MODEL): only the
+    digest of the key is stored; it expires, can be revoked, and remembers when it was last used.
+    """
+
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    # Written at most once a minute per token (see tasks.api.authentication), not on every call.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = _("API token")
+
+    def __str__(self) -> str:
+        # Never the digest: the key prefix is what the user recognises.
+        return f"{self.token_key[:8]}… of {self.user}"

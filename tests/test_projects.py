@@ -154,7 +154,13 @@ def test_the_sqlite_file_holds_no_plaintext(alice):
 
 def test_a_blank_secret_keeps_the_stored_one_and_clear_removes_it(client, alice, project):
     version = project.credentials_version
-    form = _create_form(name="Lobby cameras", access_key="", secret_key="", security_token="")
+    form = _create_form(
+        name="Lobby cameras",
+        upstream_project_id=project.upstream_project_id,
+        access_key="",
+        secret_key="",
+        security_token="",
+    )
     response = _login(client, alice).post(f"/projects/{project.public_id}/edit/", form)
     assert response.status_code == 302
     project.refresh_from_db()
@@ -168,6 +174,14 @@ def test_a_blank_secret_keeps_the_stored_one_and_clear_removes_it(client, alice,
     assert project.credentials_version == version + 1
     event = AuditEvent.objects.filter(action="credentials.replaced").latest("id")
     assert event.details == {"secrets": {"security_token": "cleared"}}
+
+
+def test_changing_who_the_portal_is_upstream_bumps_the_credentials_version(alice, project):
+    version = project.credentials_version
+    project_update(actor=alice, project=project, fields={"description": "lobby"})
+    assert project.credentials_version == version
+    project_update(actor=alice, project=project, fields={"upstream_project_id": "other-project"})
+    assert project.credentials_version == version + 1
 
 
 def test_replacing_a_secret_is_audited_without_its_value(alice, project):

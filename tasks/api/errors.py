@@ -1,6 +1,8 @@
 """One exception handler: every API error leaves as {"error": {"code", "message", ...}}."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -22,8 +24,11 @@ _DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.NotAcceptable, "not_acceptable"),
 ]
 
+INVALID_MESSAGE = "Some fields are invalid; see details."
+
 _STATUS_CODES = {
     400: ("bad_request", "The request is malformed."),
+    413: ("request_too_large", "The request body is too large."),
     401: ("not_authenticated", "Authentication credentials were not provided."),
     403: ("permission_denied", "You do not have permission to perform this action."),
     404: ("not_found", "Not found."),
@@ -50,18 +55,34 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             response["Retry-After"] = str(max(1, round(exc.retry_after)))
         return response
     if isinstance(exc, PortalError):
-        return Response(error_body(exc.code, exc.message), status=exc.http_status)
+        response = Response(error_body(exc.code, exc.message), status=exc.http_status)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            response["Retry-After"] = str(max(1, round(retry_after)))
+        return response
+    if isinstance(exc, DjangoValidationError):
+        # The services' errors, by field, exactly as the pages show them.
+        details = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        return Response(error_body("invalid", INVALID_MESSAGE, details=details), status=400)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body(*_STATUS_CODES[413]), status=413)
+    if isinstance(exc, SuspiciousOperation):
+        return Response(error_body(*_STATUS_CODES[400]), status=400)
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+        exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
+        exc = exceptions.PermissionDenied(str(exc) or None)
     if not isinstance(exc, exceptions.APIException):
         return None  # a real bug: Django's 500 handler answers with the JSON 500 shape
     code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), exc.default_code)
     extra: dict = {}
     if isinstance(exc, exceptions.ValidationError):
-        message = "Some fields are invalid; see details."
-        extra["details"] = exc.detail
+        message = INVALID_MESSAGE
+        extra["details"] = (
+            exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        )
     else:
         message = str(exc.detail)
     response = Response(error_body(code, message, **extra), status=exc.status_code)

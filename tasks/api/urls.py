@@ -1,7 +1,51 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from tasks.api import views
+
+TASK = "v1/projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script as a file: the CSP forbids inline scripts. Swagger
+    # UI itself comes from drf-spectacular-sidecar's static files (no outside network).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("v1/auth/token/", views.TokenCreateView.as_view(), name="api-token"),
+    path("v1/auth/logout/", views.LogoutView.as_view(), name="api-logout"),
+    path("v1/projects/", views.ProjectListView.as_view(), name="api-projects"),
+    path("v1/projects/<uuid:project>/", views.ProjectDetailView.as_view(), name="api-project"),
+    path(
+        "v1/projects/<uuid:project>/check/",
+        views.ProjectCheckView.as_view(),
+        name="api-project-check",
+    ),
+    path(
+        "v1/projects/<uuid:project>/members/",
+        views.MemberListView.as_view(),
+        name="api-members",
+    ),
+    path(
+        "v1/projects/<uuid:project>/members/<str:username>/",
+        views.MemberDetailView.as_view(),
+        name="api-member",
+    ),
+    path(
+        "v1/projects/<uuid:project>/tasks/",
+        views.TrackedTaskListView.as_view(),
+        name="api-tracked-tasks",
+    ),
+    path(
+        "v1/projects/<uuid:project>/services/<str:service>/tasks/",
+        views.UpstreamTaskListView.as_view(),
+        name="api-upstream-tasks",
+    ),
+    path(TASK, views.TaskDetailView.as_view(), name="api-task"),
+    path(TASK + "roi/", views.TaskRoiView.as_view(), name="api-task-roi"),
+    path(TASK + "watch/", views.TaskWatchView.as_view(), name="api-task-watch"),
+    path(TASK + "snapshots/", views.SnapshotListView.as_view(), name="api-snapshots"),
+    path(
+        TASK + "snapshots/<int:snapshot>/",
+        views.SnapshotDetailView.as_view(),
+        name="api-snapshot",
+    ),
 ]

@@ -1,0 +1,32 @@
+"""knox token authentication that tolerates any header bytes and records "last used"."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from knox import auth as knox_auth
+from rest_framework import exceptions
+
+from tasks.models import ApiToken
+
+#: "Last used" is written at most this often per token, not on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenAuthentication(knox_auth.TokenAuthentication):
+    """`Authorization: Token <key>`; a bad, expired or revoked key is 401 authentication_failed."""
+
+    def authenticate_credentials(self, token: bytes):
+        try:
+            token.decode("utf-8")
+        except UnicodeDecodeError:
+            # knox would let this escape as a 500.
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        return super().authenticate_credentials(token)
+
+    def validate_user(self, auth_token: ApiToken):
+        user, auth_token = super().validate_user(auth_token)
+        now = timezone.now()
+        if auth_token.last_used_at is None or now - auth_token.last_used_at > LAST_USED_RESOLUTION:
+            auth_token.last_used_at = now
+            ApiToken.objects.filter(pk=auth_token.pk).update(last_used_at=now)
+        return user, auth_token

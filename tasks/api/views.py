@@ -1,0 +1,469 @@
+"""The REST API: thin views that validate, call the services the pages call, and serialise.
+
+Every project-scoped view resolves the project through tasks.access first (not a member: 404;
+an admin action by a viewer: 403), and every object below a project is looked up within it.
+"""
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from knox.views import LogoutView as KnoxLogoutView
+from rest_framework import exceptions, generics, status
+from rest_framework.authentication import BasicAuthentication
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tasks import selectors
+from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
+from tasks.api import serializers as s
+from tasks.api.authentication import TokenAuthentication
+from tasks.api.schema import (
+    ADMIN,
+    COMMON,
+    PROJECT,
+    RETRY_AFTER,
+    STALE_EXAMPLE,
+    TASK_EXAMPLE,
+    UPSTREAM,
+    WRITE,
+    error_responses,
+)
+from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
+from tasks.services import members as member_services
+from tasks.services import projects as project_services
+from tasks.services.task_fetch import IDENTIFIER, task_fetch, validate_identifiers
+from tasks.services.task_list import task_list_upstream
+from tasks.services.tokens import token_create
+from tasks.services.watch import task_watch
+
+PROJECT_PARAM = OpenApiParameter(
+    "project", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The project's `id`."
+)
+SERVICE_PARAM = OpenApiParameter(
+    "service",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="VAS service name, e.g. `c-face-edge` (else 400 `invalid_service`).",
+    pattern=IDENTIFIER.pattern,
+)
+TASK_PARAM = OpenApiParameter(
+    "task_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="Upstream task id (else 400 `invalid_task_id`).",
+    pattern=IDENTIFIER.pattern,
+)
+TASK_PARAMS = [PROJECT_PARAM, SERVICE_PARAM, TASK_PARAM]
+
+
+class ProjectScopedMixin:
+    """`self.get_project()`: the URL's project if the user may see it (with `.role`), else 404;
+    `self.get_project(admin=True)`: 403 for a viewer."""
+
+    request: Request
+    kwargs: dict
+
+    def get_project(self, *, admin: bool = False) -> CloudProject:
+        find = get_admin_project_for_user if admin else get_project_for_user
+        return find(self.request.user, self.kwargs["project"])
+
+
+def _fake(view) -> bool:
+    """drf-spectacular builds the schema with fake views that have no real user or project."""
+    return getattr(view, "swagger_fake_view", False)
+
+
+# ---- tokens --------------------------------------------------------------------------------------
+
+
+class LockedOut(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
+    default_detail = "Too many failed logins for this user from this address; try again later."
+
+
+@extend_schema(
+    tags=["auth"],
+    summary="Get an API token (HTTP Basic auth)",
+    description=(
+        "Authenticate with HTTP Basic (username and password). Answers a new token, shown only "
+        "here, and its expiry. Five wrong passwords for one user from one address lock that pair "
+        "for a while (429 `locked_out`)."
+    ),
+    request=s.TokenRequestSerializer,
+    responses={
+        200: s.TokenSerializer,
+        **error_responses(*COMMON, "locked_out", "token_limit_reached", *WRITE),
+    },
+    parameters=[RETRY_AFTER],
+)
+class TokenCreateView(APIView):
+    authentication_classes = [BasicAuthentication]
+
+    def post(self, request: Request) -> Response:
+        body = s.TokenRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        instance, key = token_create(
+            user=request.user,
+            expires_days=body.validated_data.get("expires_days"),
+            name=body.validated_data.get("name", ""),
+        )
+        # As a login: updates last_login and resets django-axes' failure count.
+        user_logged_in.send(sender=request.user.__class__, request=request, user=request.user)
+        return Response({"token": key, "expiry": instance.expiry})
+
+    def handle_exception(self, exc: Exception) -> Response:
+        locked = getattr(self.request, "axes_locked_out", False) or getattr(
+            getattr(self.request, "_request", None), "axes_locked_out", False
+        )
+        if locked and isinstance(
+            exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated
+        ):
+            exc = LockedOut()
+            # django-axes' middleware must not swap our JSON for its HTML lockout page.
+            self.request._request.axes_locked_out = False
+            response = super().handle_exception(exc)
+            response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+            return response
+        return super().handle_exception(exc)
+
+
+@extend_schema(
+    tags=["auth"],
+    summary="Revoke the token used",
+    request=None,
+    responses={204: OpenApiResponse(description="Revoked."), **error_responses(*COMMON)},
+)
+class LogoutView(KnoxLogoutView):
+    authentication_classes = [TokenAuthentication]
+
+
+# ---- projects ------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["projects"])
+class ProjectListView(generics.ListCreateAPIView):
+    serializer_class = s.ProjectSerializer
+
+    def get_queryset(self):
+        if _fake(self):
+            return CloudProject.objects.none()
+        return selectors.projects_for_user(self.request.user).order_by("name")
+
+    @extend_schema(
+        summary="Projects you can see",
+        responses={200: s.ProjectSerializer(many=True), **error_responses(*COMMON, "not_found")},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a project (staff or `tasks.add_cloudproject`; you become its admin)",
+        request=s.ProjectWriteSerializer,
+        responses={
+            201: s.ProjectSerializer,
+            **error_responses(*COMMON, "permission_denied", *WRITE),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        if not can_create_projects(request.user):
+            raise exceptions.PermissionDenied("Only staff users may create projects.")
+        body = s.ProjectWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        project = project_services.project_create(
+            actor=request.user, fields=body.plain(), secrets=body.secrets()
+        )
+        project.role = Role.ADMIN
+        return Response(
+            s.ProjectSerializer(project, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+@extend_schema(tags=["projects"], parameters=[PROJECT_PARAM])
+class ProjectDetailView(ProjectScopedMixin, APIView):
+    @extend_schema(
+        summary="One project", responses={200: s.ProjectSerializer, **error_responses(*PROJECT)}
+    )
+    def get(self, request: Request, project) -> Response:
+        return Response(s.ProjectSerializer(self.get_project(), context={"request": request}).data)
+
+    @extend_schema(
+        summary="Change settings or replace credentials (admins)",
+        description=(
+            "Only the fields sent change. Secrets are write-only: a blank string keeps the "
+            "stored value, `null` removes it. Switching `auth_type` drops the old type's secrets."
+        ),
+        request=s.ProjectWriteSerializer(partial=True),
+        responses={200: s.ProjectSerializer, **error_responses(*ADMIN, *WRITE)},
+    )
+    def patch(self, request: Request, project) -> Response:
+        project = self.get_project(admin=True)
+        body = s.ProjectWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        project = project_services.project_update(
+            actor=request.user,
+            project=project,
+            fields=body.plain(),
+            secrets=body.secrets(),
+            clear=body.cleared(),
+        )
+        return Response(s.ProjectSerializer(project, context={"request": request}).data)
+
+    @extend_schema(
+        summary="Delete a project (admins)",
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(*ADMIN)},
+    )
+    def delete(self, request: Request, project) -> Response:
+        project_services.project_delete(actor=request.user, project=self.get_project(admin=True))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    tags=["projects"],
+    summary="Test the connection",
+    parameters=[PROJECT_PARAM],
+    request=None,
+    responses={200: s.CheckSerializer, **error_responses(*PROJECT)},
+)
+class ProjectCheckView(ProjectScopedMixin, APIView):
+    def post(self, request: Request, project) -> Response:
+        project = project_services.project_check(project=self.get_project())
+        return Response(s.CheckSerializer(project).data)
+
+
+# ---- members -------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["members"], parameters=[PROJECT_PARAM])
+class MemberListView(ProjectScopedMixin, generics.ListCreateAPIView):
+    serializer_class = s.MemberSerializer
+
+    def get_queryset(self):
+        if _fake(self):
+            return Membership.objects.none()
+        return selectors.members_of(self.get_project())
+
+    @extend_schema(
+        summary="Members of the project",
+        responses={200: s.MemberSerializer(many=True), **error_responses(*PROJECT)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Add a member (admins)",
+        request=s.MemberAddSerializer,
+        responses={201: s.MemberSerializer, **error_responses(*ADMIN, *WRITE)},
+    )
+    def post(self, request, *args, **kwargs):
+        project = self.get_project(admin=True)
+        body = s.MemberAddSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        membership = member_services.member_add(
+            actor=request.user, project=project, **body.validated_data
+        )
+        return Response(s.MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    tags=["members"],
+    parameters=[
+        PROJECT_PARAM,
+        OpenApiParameter("username", OpenApiTypes.STR, OpenApiParameter.PATH),
+    ],
+)
+class MemberDetailView(ProjectScopedMixin, APIView):
+    def get_membership(self) -> Membership:
+        project = self.get_project(admin=True)
+        membership = selectors.members_of(project).filter(user__username=self.kwargs["username"])
+        found = membership.first()
+        if found is None:
+            raise exceptions.NotFound("No such member of this project.")
+        return found
+
+    @extend_schema(
+        summary="Change a member's role (admins; the last admin stays admin)",
+        request=s.MemberRoleSerializer,
+        responses={200: s.MemberSerializer, **error_responses(*ADMIN, *WRITE)},
+    )
+    def patch(self, request: Request, project, username) -> Response:
+        membership = self.get_membership()
+        body = s.MemberRoleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        membership = member_services.member_set_role(
+            actor=request.user, membership=membership, role=body.validated_data["role"]
+        )
+        return Response(s.MemberSerializer(membership).data)
+
+    @extend_schema(
+        summary="Remove a member (admins; not the last admin)",
+        responses={
+            204: OpenApiResponse(description="Removed."),
+            **error_responses(*ADMIN, "invalid"),
+        },
+    )
+    def delete(self, request: Request, project, username) -> Response:
+        member_services.member_remove(actor=request.user, membership=self.get_membership())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---- tasks ---------------------------------------------------------------------------------------
+
+
+@extend_schema(
+    tags=["tasks"],
+    summary="Tasks the portal has fetched in this project",
+    parameters=[PROJECT_PARAM, s.TrackedTaskQuerySerializer],
+    responses={200: s.TrackedTaskSerializer(many=True), **error_responses(*PROJECT, "invalid")},
+)
+class TrackedTaskListView(ProjectScopedMixin, generics.ListAPIView):
+    serializer_class = s.TrackedTaskSerializer
+
+    def get_queryset(self):
+        if _fake(self):
+            return TrackedTask.objects.none()
+        project = self.get_project()
+        query = s.TrackedTaskQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.tracked_tasks_for_project(project, **query.validated_data)
+
+
+class UpstreamTaskListView(ProjectScopedMixin, APIView):
+    @extend_schema(
+        tags=["tasks"],
+        summary="The upstream's task list of a service (proxied, cached briefly)",
+        operation_id="v1_projects_services_tasks_list",
+        parameters=[PROJECT_PARAM, SERVICE_PARAM, s.UpstreamTaskQuerySerializer, RETRY_AFTER],
+        responses={
+            200: s.UpstreamTaskListSerializer,
+            **error_responses(*PROJECT, "invalid", "invalid_state", *UPSTREAM),
+        },
+    )
+    def get(self, request: Request, project, service) -> Response:
+        project = self.get_project()
+        query = s.UpstreamTaskQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(
+            task_list_upstream(project=project, service=service, **query.validated_data)
+        )
+
+
+class _TaskView(ProjectScopedMixin, APIView):
+    def fetch(self, request: Request, service: str, task_id: str):
+        project = self.get_project()
+        query = s.TaskQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return task_fetch(
+            project=project,
+            service=service,
+            task_id=task_id,
+            refresh=query.validated_data["refresh"],
+            actor=request.user,
+        )
+
+
+_TASK_ERRORS = error_responses(*PROJECT, "invalid", *UPSTREAM)
+
+
+@extend_schema(
+    tags=["tasks"],
+    summary="A task, with its normalised ROI and where the data came from",
+    description=(
+        "Served from the cache while fresh, else fetched (and a new snapshot stored when it "
+        "changed). When the upstream fails and a copy exists the answer is still 200, with "
+        "`meta.source` = `stale` and `meta.error`. `refresh=true` bypasses the cache and is rate "
+        "limited per user (PORTAL_REFRESH_RATE, shared with the page's refresh button)."
+    ),
+    parameters=[*TASK_PARAMS, s.TaskQuerySerializer, RETRY_AFTER],
+    responses={
+        200: OpenApiResponse(s.TaskResultSerializer, examples=[TASK_EXAMPLE, STALE_EXAMPLE]),
+        **_TASK_ERRORS,
+    },
+)
+class TaskDetailView(_TaskView):
+    def get(self, request: Request, project, service, task_id) -> Response:
+        return Response(self.fetch(request, service, task_id).as_dict())
+
+
+@extend_schema(
+    tags=["tasks"],
+    summary="A task's normalised ROI only",
+    parameters=[*TASK_PARAMS, s.TaskQuerySerializer, RETRY_AFTER],
+    responses={200: s.RoiSerializer, **_TASK_ERRORS},
+)
+class TaskRoiView(_TaskView):
+    def get(self, request: Request, project, service, task_id) -> Response:
+        return Response(self.fetch(request, service, task_id).roi)
+
+
+@extend_schema(tags=["tasks"], parameters=TASK_PARAMS)
+class TaskWatchView(ProjectScopedMixin, APIView):
+    def _set(self, request: Request, service: str, task_id: str, watched: bool) -> Response:
+        tracked = task_watch(
+            actor=request.user,
+            project=self.get_project(admin=True),
+            service=service,
+            task_id=task_id,
+            watched=watched,
+        )
+        return Response(s.TrackedTaskSerializer(tracked).data)
+
+    @extend_schema(
+        summary="Watch the task: poll_tasks refreshes it (admins)",
+        request=None,
+        responses={200: s.TrackedTaskSerializer, **error_responses(*ADMIN, *UPSTREAM)},
+    )
+    def put(self, request: Request, project, service, task_id) -> Response:
+        return self._set(request, service, task_id, True)
+
+    @extend_schema(
+        summary="Stop watching the task (admins)",
+        request=None,
+        responses={200: s.TrackedTaskSerializer, **error_responses(*ADMIN, *UPSTREAM)},
+    )
+    def delete(self, request: Request, project, service, task_id) -> Response:
+        return self._set(request, service, task_id, False)
+
+
+class _TrackedMixin(ProjectScopedMixin):
+    def get_tracked(self) -> TrackedTask:
+        project = self.get_project()
+        service, task_id = self.kwargs["service"], self.kwargs["task_id"]
+        validate_identifiers(service=service, task_id=task_id)
+        return selectors.get_tracked_task(project, service, task_id)
+
+
+_SNAPSHOT_ERRORS = error_responses(*PROJECT, "invalid_task_id", "invalid_service")
+
+
+@extend_schema(
+    tags=["snapshots"],
+    summary="A task's stored versions, newest first",
+    parameters=TASK_PARAMS,
+    responses={200: s.SnapshotSerializer(many=True), **_SNAPSHOT_ERRORS},
+)
+class SnapshotListView(_TrackedMixin, generics.ListAPIView):
+    serializer_class = s.SnapshotSerializer
+
+    def get_queryset(self):
+        if _fake(self):
+            return TaskSnapshot.objects.none()
+        return selectors.snapshots_for_task(self.get_tracked())
+
+
+@extend_schema(
+    tags=["snapshots"],
+    summary="One stored version, with its payload and what changed from the previous one",
+    parameters=[
+        *TASK_PARAMS,
+        OpenApiParameter("snapshot", OpenApiTypes.INT, OpenApiParameter.PATH),
+    ],
+    responses={200: s.SnapshotDetailSerializer, **_SNAPSHOT_ERRORS},
+)
+class SnapshotDetailView(_TrackedMixin, APIView):
+    def get(self, request: Request, project, service, task_id, snapshot) -> Response:
+        found = selectors.get_snapshot(self.get_tracked(), snapshot)
+        return Response(s.SnapshotDetailSerializer(found).data)
