@@ -1,6 +1,6 @@
 """Benchmark: show_task through our client vs the official SDK against the same simulator.
 
-    .venv/bin/python bench/client_vs_sdk.py [-n 300]
+    .venv/bin/python bench/bench_client_vs_sdk.py [-n 300]
 
 The simulator runs in-process on a real loopback socket. The last line is a one-line summary.
 """
