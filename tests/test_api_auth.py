@@ -174,10 +174,8 @@ def test_session_auth_works_and_needs_csrf_for_writes(alice, superuser):
     assert_error(response, 403, "permission_denied")  # CSRF
 
 
-def test_the_api_rate_is_per_user(alice, bob, monkeypatch):
-    from tasks.api.throttling import ApiRateThrottle
-
-    monkeypatch.setattr(ApiRateThrottle, "THROTTLE_RATES", {"user": "2/min"})
+def test_the_api_rate_is_per_user(alice, bob, settings):
+    settings.PORTAL_API_RATE = "2/min"
     client = token_client(token_for(alice))
     assert client.get("/api/v1/projects/").status_code == 200
     assert client.get("/api/v1/projects/").status_code == 200

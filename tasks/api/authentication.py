@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from knox import auth as knox_auth
 from rest_framework import exceptions
 
@@ -20,8 +21,17 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
             token.decode("utf-8")
         except UnicodeDecodeError:
             # knox would let this escape as a 500.
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         return super().authenticate_credentials(token)
+
+    def _cleanup_token(self, auth_token: ApiToken) -> bool:
+        """Only the presented token's expiry matters here. knox also sweeps every other token of
+        the user on each request (a query and a loop per call); expired siblings are deleted when
+        a token is created instead (tasks.services.tokens)."""
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            auth_token.delete()
+            return True
+        return False
 
     def validate_user(self, auth_token: ApiToken):
         user, auth_token = super().validate_user(auth_token)

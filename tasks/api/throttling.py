@@ -5,8 +5,22 @@ service itself (`tasks.services.task_fetch.refresh_allow`) so that the page's re
 the API share one budget per user; it answers 429 `throttled` like this throttle does.
 """
 
-from rest_framework.throttling import UserRateThrottle
+from django.conf import settings
+from rest_framework.throttling import BaseThrottle
+
+from tasks.ratelimit import rate_hit
 
 
-class ApiRateThrottle(UserRateThrottle):
-    scope = "user"
+class ApiRateThrottle(BaseThrottle):
+    """A fixed-window counter per user (see tasks.ratelimit)."""
+
+    def allow_request(self, request, view) -> bool:
+        if request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            ident = f"addr:{self.get_ident(request)}"
+        self._wait = rate_hit(f"api:{ident}", settings.PORTAL_API_RATE)
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from tasks.errors import CredentialsUnavailable, InvalidIdentifier, PortalError
 from tasks.locks import NamedLock
 from tasks.models import CloudProject, TaskSnapshot, TrackedTask
+from tasks.ratelimit import rate_hit
 from tasks.roi import roi_for_task
 from tasks.services.audit import audit_record
 from tasks.services.snapshots import snapshot_mark_gone, snapshot_newest, snapshot_record
@@ -100,30 +101,15 @@ def _cache_key(project: CloudProject, service: str, task_id: str) -> str:
     return f"task:{project.pk}:{project.credentials_version}:{service}:{task_id}"
 
 
-def _parse_rate(rate: str) -> tuple[int, int]:
-    """DRF's rate syntax: "30/min" → (30, 60)."""
-    count, period = rate.split("/")
-    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0]]
-
-
 def refresh_allow(actor) -> None:
-    """Counts a forced refresh against PORTAL_REFRESH_RATE (per user, fixed window)."""
+    """Counts a forced refresh against PORTAL_REFRESH_RATE (per user)."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         return
-    allowed, period = _parse_rate(settings.PORTAL_REFRESH_RATE)
-    window = int(time.time() // period)
-    key = f"refresh-rate:{actor.pk}:{window}"
-    cache.add(key, 0, timeout=period + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=period + 1)
-        count = 1
-    if count > allowed:
-        wait = period - (time.time() % period)
+    wait = rate_hit(f"refresh:{actor.pk}", settings.PORTAL_REFRESH_RATE)
+    if wait is not None:
         raise PortalError(
             _("Refresh asked too often. Wait %(seconds)d seconds before forcing another refresh.")
-            % {"seconds": max(1, int(wait))},
+            % {"seconds": int(wait)},
             code="throttled",
             http_status=429,
         )
@@ -132,7 +118,8 @@ def refresh_allow(actor) -> None:
 def _result(entry: dict[str, Any], source: str, now: float, error=None) -> TaskResult:
     return TaskResult(
         task=entry["task"],
-        roi=roi_for_task(entry["task"]),
+        # Normalised once per fetch and cached with the task; computed for older entries.
+        roi=entry.get("roi") or roi_for_task(entry["task"]),
         meta={
             "source": source,
             "fetched_at": iso_utc(entry["fetched_at"]),
@@ -240,6 +227,7 @@ def _fetch_upstream(
     )
     fresh = {
         "task": fetched.payload,
+        "roi": roi_for_task(fetched.payload),
         "fetched_at": time.time(),
         "request_id": fetched.request_id,
         "snapshot_id": snapshot.pk,
@@ -272,13 +260,15 @@ def _wait_for_other(
                 exc=_remembered_error(failure, time.time()),
                 now=time.time(),
             )
-    raise vas_errors.UpstreamUnavailable(
+    error = vas_errors.UpstreamUnavailable(
         _(
             "Another request is already fetching this task and it did not finish in time. "
             "Try again in a few seconds."
         ),
         retry_after=WAIT_TIMEOUT,
     )
+    error.localized = True  # written in the user's language already (see tasks.i18n)
+    raise error
 
 
 def task_fetch(

@@ -1,6 +1,7 @@
 """Refreshes every watched task once (cron-friendly) and prints a summary."""
 
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -20,8 +21,6 @@ def _poll_one(tracked: TrackedTask) -> tuple[str, str]:
         )
     except (VasError, PortalError) as exc:
         return "failed", f"{tracked.service}/{tracked.task_id}: {exc.code}: {exc.message}"
-    finally:
-        connections.close_all()  # this worker thread's own connections
     if result.meta["source"] != "upstream":
         error = result.meta["error"] or {}
         return (
@@ -48,8 +47,7 @@ class Command(BaseCommand):
             except (CloudProject.DoesNotExist, ValidationError) as exc:
                 raise CommandError(f"no project with id {project!r}") from exc
         watched = list(watched.order_by("pk"))
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            outcomes = list(pool.map(_poll_one, watched))
+        outcomes = _run(watched, concurrency)
         counts = {
             kind: sum(1 for k, _ in outcomes if k == kind)
             for kind in ("changed", "unchanged", "failed")
@@ -63,3 +61,30 @@ class Command(BaseCommand):
         )
         if watched and counts["failed"] == len(watched):
             raise CommandError("every fetch failed")
+
+
+def _run(watched: list[TrackedTask], concurrency: int) -> list[tuple[str, str]]:
+    """Polls with `concurrency` threads; each keeps its database connection for all its tasks
+    and closes it when the queue is empty."""
+    todo: queue.Queue[tuple[int, TrackedTask]] = queue.Queue()
+    for item in enumerate(watched):
+        todo.put(item)
+    outcomes: list[tuple[str, str]] = [("failed", "not polled")] * len(watched)
+
+    def worker() -> None:
+        try:
+            while True:
+                try:
+                    index, tracked = todo.get_nowait()
+                except queue.Empty:
+                    return
+                outcomes[index] = _poll_one(tracked)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(min(concurrency, len(watched)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
