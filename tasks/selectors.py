@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tasks.diff import changes_between
 from tasks.models import AuditEvent, CloudProject, Membership, TaskSnapshot, TrackedTask
@@ -53,7 +54,7 @@ def get_tracked_task(project: CloudProject, service: str, task_id: str) -> Track
     try:
         return TrackedTask.objects.get(project=project, service=service, task_id=task_id)
     except TrackedTask.DoesNotExist:
-        raise Http404("This task has not been fetched through the portal yet.") from None
+        raise Http404(_("This task has not been fetched through the portal yet.")) from None
 
 
 def snapshots_for_task(tracked: TrackedTask) -> QuerySet[TaskSnapshot]:
@@ -65,7 +66,7 @@ def get_snapshot(tracked: TrackedTask, snapshot_id) -> TaskSnapshot:
     try:
         return TaskSnapshot.objects.get(task=tracked, pk=int(snapshot_id))
     except (TaskSnapshot.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such snapshot of this task.") from None
+        raise Http404(_("No such snapshot of this task.")) from None
 
 
 def previous_snapshot(snapshot: TaskSnapshot) -> TaskSnapshot | None:
@@ -97,3 +98,31 @@ def snapshot_result(snapshot: TaskSnapshot) -> TaskResult:
         },
         tracked=snapshot.task,
     )
+
+
+def changes_for_snapshots(
+    tracked: TrackedTask, snapshots: list[TaskSnapshot]
+) -> dict[int, list[dict[str, Any]]]:
+    """What changed in each of `snapshots` (one page of a task's history) from the version before
+    it, by snapshot pk. One query whatever the page or history size: the payloads of the page
+    plus the one version just before it."""
+    if not snapshots:
+        return {}
+    low, high = min(s.seq for s in snapshots), max(s.seq for s in snapshots)
+    before = (
+        TaskSnapshot.objects.filter(task=tracked, seq__lt=low)
+        .order_by("-seq")
+        .values_list("seq", flat=True)[:1]
+    )
+    rows = list(
+        TaskSnapshot.objects.filter(task=tracked, seq__lte=high)
+        .filter(Q(seq__gte=low) | Q(seq__in=Subquery(before)))
+        .order_by("seq")
+        .values_list("pk", "payload")
+    )
+    changes: dict[int, list[dict[str, Any]]] = {}
+    previous = None
+    for pk, payload in rows:
+        changes[pk] = changes_between(previous, payload)
+        previous = payload
+    return changes

@@ -534,3 +534,34 @@ def test_the_demo_seed_is_idempotent(db, capsys):
     assert counts() == first
     assert first[1] > 5 and first[2] > first[1]
     assert "log in as: admin / demo-" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("history", [3, 300])
+def test_a_history_page_costs_one_query_and_matches_each_version(
+    sim_project, django_assert_num_queries, history
+):
+    from tasks.selectors import changes_for_snapshots, snapshots_for_task
+
+    tracked = _tracked(sim_project)
+    now = timezone.now()
+    TaskSnapshot.objects.bulk_create(
+        TaskSnapshot(
+            task=tracked,
+            seq=n + 1,
+            payload={"state": f"S{n}", "n": n},
+            content_hash=str(n),
+            first_seen=now,
+            last_seen=now,
+        )
+        for n in range(history)
+    )
+    page = list(snapshots_for_task(tracked)[1:3])  # a page that does not start at the newest
+    with django_assert_num_queries(1):
+        changes = changes_for_snapshots(tracked, page)
+    for snapshot in page:
+        assert changes[snapshot.pk] == snapshot_changes(snapshot)
+        assert {
+            "path": "state",
+            "before": f"S{snapshot.seq - 2}",
+            "after": f"S{snapshot.seq - 1}",
+        } in (changes[snapshot.pk])
