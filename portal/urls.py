@@ -7,6 +7,7 @@ from portal import views
 urlpatterns = [
     path("", RedirectView.as_view(url="/projects/", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("tasks.api.urls")),

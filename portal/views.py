@@ -3,11 +3,16 @@
 import logging
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
+
+from portal.middleware import remember_language
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +48,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The top bar's language switch: Django's ``set_language`` (the cookie, then back to
+    ``next``), and for a signed-in user the choice is saved on their profile too."""
+    response = django_set_language(request)
+    language = request.POST.get("language", "")
+    if language in dict(settings.LANGUAGES) and request.user.is_authenticated:
+        from tasks.models import UserPreference
+
+        UserPreference.objects.update_or_create(user=request.user, defaults={"language": language})
+        remember_language(request, language)
+    return response
 
 
 def _error_page(request: HttpRequest, status: int, template: str) -> HttpResponse:

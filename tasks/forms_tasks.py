@@ -4,6 +4,7 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from tasks.i18n import state_choice_label
 from tasks.vas.parsing import STATES
 
 # The contract's identifier pattern (task ids and service names), checked again by the service.
@@ -51,7 +52,8 @@ class TaskFilterForm(forms.Form):
     state = forms.ChoiceField(
         label=_("State"),
         required=False,
-        choices=[("", _("any state"))] + [(s, s) for s in STATES],
+        # Callable: evaluated for each form, in the language of its request.
+        choices=lambda: [("", _("any state"))] + [(s, state_choice_label(s)) for s in STATES],
     )
     name = forms.CharField(label=_("Name contains"), required=False, max_length=100)
     page = forms.IntegerField(required=False, min_value=1, max_value=5000)

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from knox.models import AbstractAuthToken
 
@@ -44,7 +45,11 @@ class CloudProject(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     description = models.TextField(_("description"), max_length=1000, blank=True)
     region = models.CharField(
-        _("region"), max_length=32, choices=list(REGIONS.items()), default="cn-north-4"
+        _("region"),
+        max_length=32,
+        # The labels are marked in tasks.vas.endpoints and translated here, lazily.
+        choices=[(code, _(label)) for code, label in REGIONS.items()],
+        default="cn-north-4",
     )
     upstream_project_id = models.CharField(
         _("upstream project id"), max_length=64, validators=[UPSTREAM_PROJECT_ID]
@@ -112,9 +117,12 @@ class CloudProject(models.Model):
                 values[field] = crypto.decrypt(token)
             except crypto.InvalidToken:
                 raise CredentialsUnavailable(
-                    f"The stored credentials of project “{self.name}” cannot be decrypted with "
-                    "the configured PORTAL_CREDENTIALS_KEYS (was a key removed?). An admin can "
-                    "enter the credentials again on the project's edit page."
+                    gettext(
+                        "The stored credentials of project “%(name)s” cannot be decrypted with "
+                        "the configured PORTAL_CREDENTIALS_KEYS (was a key removed?). An admin "
+                        "can enter the credentials again on the project's edit page."
+                    )
+                    % {"name": self.name}
                 ) from None
         return values
 
@@ -259,3 +267,16 @@ class ApiToken(AbstractAuthToken):
     def __str__(self) -> str:
         # Never the digest: the key prefix is what the user recognises.
         return f"{self.token_key[:8]}… of {self.user}"
+
+
+class UserPreference(models.Model):
+    """A user's own settings: the interface language chosen with the top bar's switch, applied
+    on a later visit (another browser, an expired cookie) before the browser's Accept-Language."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    language = models.CharField(_("language"), max_length=16, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language or '-'})"

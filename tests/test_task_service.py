@@ -536,7 +536,7 @@ def test_the_demo_seed_is_idempotent(db, capsys):
     assert "log in as: admin / demo-" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("history", [3, 300])
+@pytest.mark.parametrize("history", [4, 300])
 def test_a_history_page_costs_one_query_and_matches_each_version(
     sim_project, django_assert_num_queries, history
 ):

@@ -3,15 +3,28 @@
 (function () {
   "use strict";
 
+  // The page's language (<html lang>, chosen by the portal), so dates and ages read like the rest
+  // of the page; the browser's regional variant of it when it has one (en-GB, zh-CN).
+  var pageLang = document.documentElement.lang || "";
+  var browserLang = navigator.language || "";
+  var lang = pageLang || undefined;
+  if (pageLang && browserLang.toLowerCase().indexOf(pageLang.split("-")[0].toLowerCase() + "-") === 0) {
+    lang = browserLang;
+  }
   var formatter;
   try {
-    formatter = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+    formatter = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "medium" });
   } catch (e) {
     formatter = null;
   }
-  var relative = window.Intl && Intl.RelativeTimeFormat
-    ? new Intl.RelativeTimeFormat(document.documentElement.lang || undefined, { numeric: "auto" })
-    : null;
+  var relative = null;
+  try {
+    relative = window.Intl && Intl.RelativeTimeFormat
+      ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" })
+      : null;
+  } catch (e) {
+    relative = null;
+  }
   var UNITS = [
     ["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
     ["hour", 3600], ["minute", 60], ["second", 1],

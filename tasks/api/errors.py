@@ -4,10 +4,12 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 
 from tasks.errors import PortalError
+from tasks.i18n import error_message
 from tasks.vas.errors import VasError
 
 # DRF's own exceptions → the contract's codes.
@@ -24,38 +26,41 @@ _DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.NotAcceptable, "not_acceptable"),
 ]
 
-INVALID_MESSAGE = "Some fields are invalid; see details."
+# Messages follow the request's language (Accept-Language, or the language cookie); codes never.
+INVALID_MESSAGE = _("Some fields are invalid; see details.")
 
 _STATUS_CODES = {
-    400: ("bad_request", "The request is malformed."),
-    413: ("request_too_large", "The request body is too large."),
-    401: ("not_authenticated", "Authentication credentials were not provided."),
-    403: ("permission_denied", "You do not have permission to perform this action."),
-    404: ("not_found", "Not found."),
-    405: ("method_not_allowed", "Method not allowed."),
-    500: ("server_error", "An unexpected error occurred; it has been logged."),
+    400: ("bad_request", _("The request is malformed.")),
+    413: ("request_too_large", _("The request body is too large.")),
+    401: ("not_authenticated", _("Authentication credentials were not provided.")),
+    403: ("permission_denied", _("You do not have permission to perform this action.")),
+    404: ("not_found", _("Not found.")),
+    405: ("method_not_allowed", _("Method not allowed.")),
+    500: ("server_error", _("An unexpected error occurred; it has been logged.")),
 }
 
 
 def error_body(code: str, message: str, **extra: object) -> dict:
-    return {"error": {"code": code, "message": message, **extra}}
+    return {"error": {"code": code, "message": str(message), **extra}}
 
 
 def error_response_for_status(status: int) -> JsonResponse:
     """For Django-level errors under /api/ (an unknown route, a crash) outside DRF's views."""
-    code, message = _STATUS_CODES.get(status, ("error", "Error."))
+    code, message = _STATUS_CODES.get(status, ("error", _("Error.")))
     return JsonResponse(error_body(code, message), status=status)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, VasError):
         extra = {"upstream": exc.upstream_dict()} if exc.upstream_dict() else {}
-        response = Response(error_body(exc.code, exc.message, **extra), status=exc.http_status)
+        response = Response(
+            error_body(exc.code, error_message(exc), **extra), status=exc.http_status
+        )
         if exc.retry_after:
             response["Retry-After"] = str(max(1, round(exc.retry_after)))
         return response
     if isinstance(exc, PortalError):
-        response = Response(error_body(exc.code, exc.message), status=exc.http_status)
+        response = Response(error_body(exc.code, error_message(exc)), status=exc.http_status)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after:
             response["Retry-After"] = str(max(1, round(retry_after)))

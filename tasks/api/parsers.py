@@ -3,6 +3,9 @@
 import io
 
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, parsers, status
 
 #: Request bodies the API accepts (project and member writes are a few hundred bytes).
@@ -11,7 +14,9 @@ MAX_BODY_BYTES = 256 * 1024
 
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB."
+    default_detail = format_lazy(
+        gettext_lazy("The request body is larger than {size} KiB."), size=MAX_BODY_BYTES // 1024
+    )
     default_code = "request_too_large"
 
 
@@ -32,4 +37,4 @@ class JSONParser(parsers.JSONParser):
             return super().parse(io.BytesIO(data), media_type, parser_context)
         except RecursionError:
             # "[[[[…" nested deeper than Python's json module can follow.
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+            raise exceptions.ParseError(_("JSON parse error - nested too deeply.")) from None

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tasks.errors import CredentialsUnavailable
+from tasks.i18n import endpoint_error_message
 from tasks.models import AuthType, CloudProject, Membership, Role
 from tasks.services.audit import audit_record
 from tasks.upstream import client_for
@@ -77,7 +78,7 @@ def _apply(
                 project, field, validate_endpoint(value, settings.PORTAL_UPSTREAM_ALLOWED_HOSTS)
             )
         except ValueError as exc:
-            errors.setdefault(field, []).append(str(exc))
+            errors.setdefault(field, []).append(endpoint_error_message(exc))
 
     secret_changes: dict[str, str] = {}
     kept = SECRETS_OF_AUTH.get(project.auth_type, set())

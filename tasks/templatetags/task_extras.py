@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
+from tasks import i18n
 from tasks.vas.parsing import REDACTED, SERVICE_CONFIG_KEYS, STATES, is_secret_name
 
 register = template.Library()
@@ -23,13 +24,15 @@ SAFE_HEADERS = frozenset({"content-type", "accept", "content-encoding", "user-ag
 
 
 def state_info(state: Any) -> dict[str, str]:
-    """Family (badge colour), meaning and Chinese name of a state; unknown states are neutral."""
+    """Family (badge colour), meaning, Chinese name and displayed name of a state; unknown states
+    are neutral. The displayed name is the API's value, or its Chinese name in Chinese."""
     name = state if isinstance(state, str) else ""
     family, meaning, zh = STATES.get(name, ("unknown", "", ""))
     if not meaning:
         meaning = _("Unknown state: the portal does not know what it means.") if name else ""
     return {
         "state": name or "—",
+        "label": i18n.state_name(name) if name else "—",
         "family": family if family != "unknown" else "neutral",
         "meaning": _(meaning) if meaning else "",
         "zh": zh,
@@ -40,13 +43,15 @@ def state_info(state: Any) -> dict[str, str]:
 def state_badge(state: Any, meaning: bool = False) -> str:
     """``<span class="badge FAMILY" title="meaning">STATE</span>`` (+ the meaning in words)."""
     info = state_info(state)
-    title = info["meaning"] + (f" ({info['zh']})" if info["zh"] else "")
+    # The other name of the state in brackets: the Chinese one in English, the API's in Chinese.
+    other = info["zh"] if info["label"] == info["state"] else info["state"]
+    title = info["meaning"] + (f" ({other})" if other and info["meaning"] else "")
     badge = format_html(
         '<span class="badge {}" title="{}" data-state-family="{}">{}</span>',
         info["family"],
         title,
         info["family"],
-        info["state"],
+        info["label"],
     )
     if meaning and info["meaning"]:
         return format_html('{} <span class="state-meaning">{}</span>', badge, info["meaning"])
@@ -107,7 +112,7 @@ def config_label(key: str) -> dict[str, str] | None:
     if known is None:
         return None
     label, unit, help_text = known
-    return {"label": _(label), "unit": unit, "help": _(help_text)}
+    return {"label": _(label), "unit": i18n.unit_label(unit), "help": _(help_text)}
 
 
 def display_value(value: Any) -> str:
@@ -140,3 +145,15 @@ def masked_headers(headers: Any) -> list[tuple[str, str]]:
     if not isinstance(headers, dict):
         return []
     return [(str(name), mask_header(name, value)) for name, value in headers.items()]
+
+
+@register.filter
+def role_label(role: Any) -> str:
+    """A member's role ("admin", "viewer") in the active language."""
+    return i18n.role_label(role)
+
+
+@register.filter
+def check_message(message: Any) -> str:
+    """A stored connection-check message in the active language."""
+    return i18n.check_message(message if isinstance(message, str) else "")

@@ -9,28 +9,42 @@ from typing import Any
 
 REDACTED = "******"
 
+
+def gettext_noop(message: str) -> str:
+    """Marks a text for the translation catalogue (makemessages extracts this name) without
+    translating it: the Django layer translates at render time, so this package stays Django-free.
+    """
+    return message
+
+
 # Header names that look like they carry a secret (contract: "Secrets").
 _SECRET_NAME = re.compile(r"authorization|token|secret|key|password|cookie|signature", re.I)
 
 #: state -> (family, meaning, 中文名). Families drive badge colours.
 STATES: dict[str, tuple[str, str, str]] = {
-    "PENDING": ("transitional", "Queued: waiting for computing resources.", "等待中"),
-    "RECOVERING": ("transitional", "Being recovered.", "恢复中"),
-    "STARTING": ("transitional", "Starting.", "启动中"),
-    "UPGRADING": ("transitional", "Automatic upgrade in progress.", "升级中"),
-    "CREATE_FAILED": ("failed", "Creation failed.", "创建失败"),
-    "START_FAILED": ("failed", "Start failed.", "启动失败"),
-    "RUNNING": ("running", "Running.", "运行中"),
-    "STOPPING": ("transitional", "Stopping.", "停止中"),
-    "STOPPED": ("stopped", "Stopped.", "已停止"),
-    "ABNORMAL": ("failed", "Abnormal: see the status and error.", "异常"),
-    "SUCCEEDED": ("stopped", "Finished: the finite input has been processed.", "运行成功"),
-    "FAILED": ("failed", "Failed.", "运行失败"),
-    "DELETING": ("transitional", "Being deleted.", "删除中"),
-    "FREEZING": ("frozen", "Account in arrears: being frozen.", "冻结中"),
+    "PENDING": ("transitional", gettext_noop("Queued: waiting for computing resources."), "等待中"),
+    "RECOVERING": ("transitional", gettext_noop("Being recovered."), "恢复中"),
+    "STARTING": ("transitional", gettext_noop("Starting."), "启动中"),
+    "UPGRADING": ("transitional", gettext_noop("Automatic upgrade in progress."), "升级中"),
+    "CREATE_FAILED": ("failed", gettext_noop("Creation failed."), "创建失败"),
+    "START_FAILED": ("failed", gettext_noop("Start failed."), "启动失败"),
+    "RUNNING": ("running", gettext_noop("Running."), "运行中"),
+    "STOPPING": ("transitional", gettext_noop("Stopping."), "停止中"),
+    "STOPPED": ("stopped", gettext_noop("Stopped."), "已停止"),
+    "ABNORMAL": ("failed", gettext_noop("Abnormal: see the status and error."), "异常"),
+    "SUCCEEDED": (
+        "stopped",
+        gettext_noop("Finished: the finite input has been processed."),
+        "运行成功",
+    ),
+    "FAILED": ("failed", gettext_noop("Failed."), "运行失败"),
+    "DELETING": ("transitional", gettext_noop("Being deleted."), "删除中"),
+    "FREEZING": ("frozen", gettext_noop("Account in arrears: being frozen."), "冻结中"),
     "FROZEN": (
         "frozen",
-        "Frozen for arrears; restarts if the account is topped up within the retention period.",
+        gettext_noop(
+            "Frozen for arrears; restarts if the account is topped up within the retention period."
+        ),
         "已冻结",
     ),
 }
@@ -38,83 +52,136 @@ STATES: dict[str, tuple[str, str, str]] = {
 #: Known ``service_config.common`` keys -> (label, unit, explanation). VAS-API.md §3.5.
 SERVICE_CONFIG_KEYS: dict[str, tuple[str, str, str]] = {
     "detection_max_size": (
-        "Largest detected target",
+        gettext_noop("Largest detected target"),
         "px",
-        "Targets larger than this are ignored.",
+        gettext_noop("Targets larger than this are ignored."),
     ),
     "detection_min_size": (
-        "Smallest detected target",
+        gettext_noop("Smallest detected target"),
         "px",
-        "Targets smaller than this are ignored (faces should be at least 90×90).",
+        gettext_noop("Targets smaller than this are ignored (faces should be at least 90×90)."),
     ),
     "origin_image_send_sw": (
-        "Send original frame",
+        gettext_noop("Send original frame"),
         "0/1",
-        "1 sends the whole frame too; required for the OriginImage data category.",
+        gettext_noop("1 sends the whole frame too; required for the OriginImage data category."),
     ),
     "face_first_send_threshold": (
-        "First send delay",
+        gettext_noop("First send delay"),
         "s",
-        "Time from detection to the first send of a face, 0–360 (default 0).",
+        gettext_noop("Time from detection to the first send of a face, 0–360 (default 0)."),
     ),
     "face_must_send_sw": (
-        "Always send faces",
+        gettext_noop("Always send faces"),
         "0/1",
-        "Force sending faces (semantics unconfirmed).",
+        gettext_noop("Force sending faces (semantics unconfirmed)."),
     ),
     "face_repeat_send_sw": (
-        "Resend same person",
+        gettext_noop("Resend same person"),
         "0/1",
-        "1 resends faces of a person still in view.",
+        gettext_noop("1 resends faces of a person still in view."),
     ),
     "face_repeat_send_mode": (
-        "Resend mode",
+        gettext_noop("Resend mode"),
         "",
-        "PERIOD: best face per interval; QUALITY_STEP: when quality improves by the step.",
+        gettext_noop(
+            "PERIOD: best face per interval; QUALITY_STEP: when quality improves by the step."
+        ),
     ),
     "face_repeat_send_step": (
-        "Resend quality step",
+        gettext_noop("Resend quality step"),
         "×",
-        "QUALITY_STEP mode: resend when quality exceeds this multiple of the last (default 1.2).",
+        gettext_noop(
+            "QUALITY_STEP mode: resend when quality exceeds this multiple of the last "
+            "(default 1.2)."
+        ),
     ),
     "face_repeat_send_interval": (
-        "Resend interval",
+        gettext_noop("Resend interval"),
         "s",
-        "PERIOD mode: seconds between resends of the best face (default 1).",
+        gettext_noop("PERIOD mode: seconds between resends of the best face (default 1)."),
     ),
-    "image_compression_ratio": ("Image quality", "%", "JPEG quality of sent images (max 100)."),
-    "frame_skip_number": ("Frames skipped", "frames", "Frames skipped between analyses (cloud)."),
-    "target_roi": ("Region of interest", "", "Polygons and lines the analysis is limited to."),
-    "license_plate": (
-        "Local licence plate",
+    "image_compression_ratio": (
+        gettext_noop("Image quality"),
+        "%",
+        gettext_noop("JPEG quality of sent images (max 100)."),
+    ),
+    "frame_skip_number": (
+        gettext_noop("Frames skipped"),
+        "frames",
+        gettext_noop("Frames skipped between analyses (cloud)."),
+    ),
+    "target_roi": (
+        gettext_noop("Region of interest"),
         "",
-        "Local province and city used to read licence plates.",
+        gettext_noop("Polygons and lines the analysis is limited to."),
     ),
-    "output_image_sw": ("Send images", "0/1", "1 attaches images to results."),
-    "render_roi_sw": ("Draw ROI on images", "0/1", "1 draws the ROI on result images."),
-    "render_result_sw": ("Draw results on images", "0/1", "1 draws detections on result images."),
-    "illegal_park_detection_sw": ("Illegal parking detection", "0/1", "1 turns it on."),
+    "license_plate": (
+        gettext_noop("Local licence plate"),
+        "",
+        gettext_noop("Local province and city used to read licence plates."),
+    ),
+    "output_image_sw": (
+        gettext_noop("Send images"),
+        "0/1",
+        gettext_noop("1 attaches images to results."),
+    ),
+    "render_roi_sw": (
+        gettext_noop("Draw ROI on images"),
+        "0/1",
+        gettext_noop("1 draws the ROI on result images."),
+    ),
+    "render_result_sw": (
+        gettext_noop("Draw results on images"),
+        "0/1",
+        gettext_noop("1 draws detections on result images."),
+    ),
+    "illegal_park_detection_sw": (
+        gettext_noop("Illegal parking detection"),
+        "0/1",
+        gettext_noop("1 turns it on."),
+    ),
     "illegal_park_alert_threshold": (
-        "Illegal parking alert after",
+        gettext_noop("Illegal parking alert after"),
         "s",
-        "Seconds a vehicle stays in a no-parking zone before an alert.",
+        gettext_noop("Seconds a vehicle stays in a no-parking zone before an alert."),
     ),
-    "intrusion_detection_sw": ("Intrusion detection", "0/1", "1 turns it on."),
-    "stacking_occupation_sw": ("Stacked goods detection", "0/1", "1 turns it on."),
-    "vehicle_occupation_sw": ("Vehicle occupation detection", "0/1", "1 turns it on."),
+    "intrusion_detection_sw": (
+        gettext_noop("Intrusion detection"),
+        "0/1",
+        gettext_noop("1 turns it on."),
+    ),
+    "stacking_occupation_sw": (
+        gettext_noop("Stacked goods detection"),
+        "0/1",
+        gettext_noop("1 turns it on."),
+    ),
+    "vehicle_occupation_sw": (
+        gettext_noop("Vehicle occupation detection"),
+        "0/1",
+        gettext_noop("1 turns it on."),
+    ),
     "stacking_residence_time": (
-        "Stacked goods alert after",
+        gettext_noop("Stacked goods alert after"),
         "s",
-        "Seconds goods block the exit before an alert.",
+        gettext_noop("Seconds goods block the exit before an alert."),
     ),
     "vehicle_residence_time": (
-        "Vehicle alert after",
+        gettext_noop("Vehicle alert after"),
         "s",
-        "Seconds a vehicle blocks the exit before an alert.",
+        gettext_noop("Seconds a vehicle blocks the exit before an alert."),
     ),
-    "person_detection_sw": ("Person detection", "0/1", "0 turns it off."),
-    "car_detection_sw": ("Car detection", "0/1", "0 turns it off."),
-    "video_sampling_interval": ("Sampling interval", "frames", "Analyse one frame in this many."),
+    "person_detection_sw": (
+        gettext_noop("Person detection"),
+        "0/1",
+        gettext_noop("0 turns it off."),
+    ),
+    "car_detection_sw": (gettext_noop("Car detection"), "0/1", gettext_noop("0 turns it off.")),
+    "video_sampling_interval": (
+        gettext_noop("Sampling interval"),
+        "frames",
+        gettext_noop("Analyse one frame in this many."),
+    ),
 }
 
 #: Service names seen in documentation (VAS-API.md §1).

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tasks import selectors
+from tasks import i18n, selectors
 from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
 from tasks.forms import MemberAddForm, ProjectForm
 from tasks.models import Role
@@ -155,12 +155,15 @@ def project_members(request: HttpRequest, project) -> HttpResponse:
 def project_check(request: HttpRequest, project) -> HttpResponse:
     project = get_project_for_user(request.user, project)
     project = project_services.project_check(project=project)
+    result = i18n.check_message(project.last_check_message)
     if project.last_check_ok:
         messages.success(
-            request, _("Connection OK: %(message)s") % {"message": project.last_check_message}
+            request,
+            _("Connection OK: %(message)s") % {"message": result},
         )
     else:
         messages.error(
-            request, _("Connection failed: %(message)s") % {"message": project.last_check_message}
+            request,
+            _("Connection failed: %(message)s") % {"message": result},
         )
     return redirect("project_detail", project=project.public_id)

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tasks import selectors
+from tasks import i18n, selectors
 from tasks.access import get_admin_project_for_user, get_project_for_user
 from tasks.errors import PortalError
 from tasks.forms_tasks import TaskFilterForm, TaskLookupForm
@@ -246,7 +246,7 @@ def render_task_error(
             "service": service,
             "task_id": task_id,
             "code": code,
-            "message": getattr(exc, "message", None) or str(exc),
+            "message": i18n.error_message(exc, with_retry=False),
             "advice": advice,
             "upstream": upstream,
             "retry_after": math.ceil(retry_after) if retry_after else None,
@@ -386,7 +386,7 @@ def _config_items(common: dict[str, Any]) -> list[dict[str, Any]]:
                 "value": _inline(value),
                 "known": known is not None,
                 "label": _(known[0]) if known else "",
-                "unit": known[1] if known else "",
+                "unit": i18n.unit_label(known[1]) if known else "",
                 "help": _(known[2]) if known else "",
             }
         )
@@ -511,13 +511,19 @@ def _detail_context(
 ) -> dict[str, Any]:
     view = TaskView.from_payload(result.task)
     tracked = result.tracked or _tracked(project, service, task_id)
-    roi = result.roi
+    roi = i18n.localized_roi(result.roi)
+    meta = result.meta
+    if isinstance(meta.get("error"), dict):
+        meta = {
+            **meta,
+            "error": {**meta["error"], "message": i18n.error_dict_message(meta["error"])},
+        }
     return {
         "project": project,
         "service": service,
         "task_id": task_id,
         "task": view,
-        "meta": result.meta,
+        "meta": meta,
         "tracked": tracked,
         "is_admin": project.role == Role.ADMIN,
         "config_items": _config_items(view.service_config_common),
@@ -576,7 +582,7 @@ def _refresh(request: HttpRequest, project: CloudProject, service: str, task_id:
     except PortalError as exc:
         if exc.code != "throttled":
             return render_task_error(request, project, exc, service=service, task_id=task_id)
-        messages.warning(request, exc.message)
+        messages.warning(request, i18n.error_message(exc))
     except VasError as exc:
         return render_task_error(request, project, exc, service=service, task_id=task_id)
     else:
@@ -585,7 +591,7 @@ def _refresh(request: HttpRequest, project: CloudProject, service: str, task_id:
             messages.warning(
                 request,
                 _("The upstream failed (%(message)s); showing the last copy the portal saw.")
-                % {"message": error.get("message", "")},
+                % {"message": i18n.error_dict_message(error)},
             )
         else:
             messages.success(request, _("Fetched fresh from the upstream."))
@@ -642,6 +648,7 @@ def task_history(request: HttpRequest, project, service: str, task_id: str) -> H
         request.GET.get("page")
     )
     latest_id = selectors.snapshots_for_task(tracked).values_list("pk", flat=True).first()
+    changes = selectors.changes_for_snapshots(tracked, list(page.object_list))
     entries = [
         {
             "snapshot": snapshot,
@@ -652,7 +659,7 @@ def task_history(request: HttpRequest, project, service: str, task_id: str) -> H
                     "before": _inline(change["before"]),
                     "after": _inline(change["after"]),
                 }
-                for change in selectors.snapshot_changes(snapshot)
+                for change in changes.get(snapshot.pk, [])
             ],
         }
         for snapshot in page.object_list

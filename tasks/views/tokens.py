@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -29,7 +29,11 @@ class TokenCreateForm(forms.Form):
     )
     expires_days = forms.TypedChoiceField(
         label=gettext_lazy("Expires after"),
-        choices=[(days, gettext_lazy("%(days)d days") % {"days": days}) for days in EXPIRY_CHOICES],
+        # Callable: the labels are made for each form, in the language of its request.
+        choices=lambda: [
+            (days, ngettext("%(days)d day", "%(days)d days", days) % {"days": days})
+            for days in EXPIRY_CHOICES
+        ],
         coerce=int,
         initial=30,
     )
@@ -47,7 +51,7 @@ def account_tokens(request: HttpRequest) -> HttpResponse:
                 tokens_for_user(request.user).filter(digest=request.POST.get("token", "")).first()
             )
             if token is None:
-                raise Http404("No such token.")
+                raise Http404(_("No such token."))
             token_revoke(user=request.user, token=token)
             messages.success(request, _("Token revoked: it no longer works."))
             return redirect("account_tokens")
