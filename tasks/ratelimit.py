@@ -1,4 +1,4 @@
-"""Fixed-window rate limits in the shared cache: one `add` and one `incr` a hit.
+"""Fixed-window rate limits in the shared cache: one `incr` a hit.
 
 DRF's own throttle keeps a list of every request's timestamp and rewrites it on each request;
 a counter per window is all a per-user limit needs, and costs one cache round trip.
@@ -22,12 +22,10 @@ def rate_hit(key: str, rate: str) -> float | None:
     allowed, period = parse_rate(rate)
     now = time.time()
     window_key = f"rate:{key}:{int(now // period)}"
-    cache.add(window_key, 0, timeout=period + 1)
     try:
-        count = cache.incr(window_key)
-    except ValueError:  # evicted between add and incr
-        cache.set(window_key, 1, timeout=period + 1)
-        count = 1
+        count = cache.incr(window_key)  # one round trip once the window has started
+    except ValueError:  # the window's first hit
+        count = 1 if cache.add(window_key, 1, timeout=period + 1) else cache.incr(window_key)
     if count <= allowed:
         return None
     return max(1.0, period - (now % period))
