@@ -129,3 +129,12 @@ def test_it_has_no_missing_migrations():
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.django_db
+def test_the_api_docs_page_has_no_inline_script_or_style(client):
+    import re
+
+    html = client.get("/api/docs/").content.decode()
+    assert "<style" not in html
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
