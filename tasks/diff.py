@@ -3,7 +3,6 @@
 A small recursive function rather than a diff library: task documents are small JSON trees, and
 the pages want exactly one line per changed leaf with a readable path (`input.data[0].id`), which
 is simpler to produce here than to reshape from deepdiff's or jsondiff's output.
-`target_roi` strings are compared as JSON when both parse, so re-serialised ROIs are not changes.
 """
 
 from typing import Any

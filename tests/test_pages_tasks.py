@@ -372,6 +372,21 @@ def test_browse_marks_watched_tasks(client, alice, sim_project):
     assert 'class="badge watch"' in html
 
 
+@pytest.mark.parametrize("odd_id", [["a", "b"], {"id": "x"}, None, 5])
+def test_browse_survives_task_ids_that_are_not_text(client, bob, sim_project, monkeypatch, odd_id):
+    import tasks.views.task_pages as task_pages
+
+    listing = {
+        "count": 1,
+        "tasks": [{"id": odd_id, "name": "odd", "state": "RUNNING"}],
+        "meta": {"source": "upstream", "fetched_at": "2026-01-01T00:00:00Z", "age_seconds": 0},
+    }
+    monkeypatch.setattr(task_pages, "task_list_upstream", lambda **kwargs: listing)
+    response = _login(client, bob).get(f"{_base(sim_project)}/services/{FACE}/tasks/")
+    assert response.status_code == 200
+    assert "odd" in _html(response)
+
+
 def test_browse_errors_are_readable(client, bob, sim_project, simulator):
     simulator.set_fault("list", "401")
     response = _login(client, bob).get(f"{_base(sim_project)}/services/{FACE}/tasks/")

@@ -263,3 +263,17 @@ def test_an_unknown_key_fails_closed_naming_the_project(client, settings, alice,
     # Unrelated pages still work.
     assert _login(client, alice).get("/projects/").status_code == 200
     assert client.get(f"/projects/{project.public_id}/").status_code == 200
+
+
+@pytest.mark.parametrize("field", ["access_key", "security_token"])
+def test_a_secret_that_cannot_travel_in_a_header_is_refused_without_echoing_it(
+    client, alice, project, field
+):
+    form = _create_form(name="Lobby cameras", upstream_project_id=project.upstream_project_id)
+    form[field] = "FIRSTHALF\nSECONDHALF"
+    response = _login(client, alice).post(f"/projects/{project.public_id}/edit/", form)
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert "SECONDHALF" not in response.content.decode()
+    project.refresh_from_db()
+    assert project.credentials() == SECRETS

@@ -24,6 +24,7 @@ from tasks.vas import (
     UpstreamUnavailable,
     VasClient,
 )
+from tasks.vas.client import parse_json
 from tasks.vas.simulator import (
     DEFAULT_AK,
     DEFAULT_IAM_DOMAIN,
@@ -36,6 +37,7 @@ from tasks.vas.simulator import (
     TASK_A_ID,
     TASK_B_ID,
 )
+from tasks.vas.simulator import _Task as _SimTask
 from tests.vas_fixtures import *  # noqa: F403 - the simulator fixtures
 
 pytestmark = pytest.mark.integration
@@ -129,6 +131,20 @@ def test_unusable_answers_are_invalid_responses(simulator, vas_client, mode):
     with pytest.raises(UpstreamInvalidResponse) as info:
         vas_client().show_task(SVC, TASK_A_ID)
     assert info.value.request_id
+
+
+def test_a_deeply_nested_task_is_an_invalid_response(simulator, vas_client):
+    # json.loads takes ~1000 levels; redaction, hashing and the pages would crash far sooner.
+    nested: list = []
+    for _ in range(300):
+        nested = [nested]
+    doc = {"id": TASK_B_ID, "state": "RUNNING", "service_name": SVC, "extra": nested}
+    simulator.tasks[(SVC, TASK_B_ID)] = _SimTask(doc=doc)
+    with pytest.raises(UpstreamInvalidResponse):
+        vas_client().show_task(SVC, TASK_B_ID)
+    with pytest.raises(ValueError):
+        parse_json(b"[" * 900 + b"]" * 900)
+    assert parse_json(b'{"a": ' + b"[" * 50 + b"]" * 50 + b"}")
 
 
 def test_a_redirect_is_not_followed(simulator, vas_client):
@@ -297,6 +313,24 @@ def test_a_static_token_works_and_a_bad_one_fails(simulator, vas_client):
     assert vas_client(auth=StaticTokenAuth(token)).show_task(SVC, TASK_A_ID)
     with pytest.raises(UpstreamAuthFailed):
         vas_client(auth=StaticTokenAuth("forged")).show_task(SVC, TASK_A_ID)
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        StaticTokenAuth("PASTED-TOKEN-PART-ONE\nPASTED-TOKEN-PART-TWO"),
+        StaticTokenAuth("PASTED-TOKEN-PART-ONE\u4e2dPASTED-TOKEN-PART-TWO"),
+        AkSkAuth(DEFAULT_AK, DEFAULT_SK, security_token="PASTED-TOKEN-PART-ONE\rPART-TWO"),
+    ],
+)
+def test_a_credential_that_cannot_be_a_header_fails_without_echoing_it(vas_client, auth):
+    # http.client's own error quotes the header value: it must not reach a message or a page.
+    client = vas_client(auth=auth)
+    with pytest.raises(UpstreamAuthFailed) as info:
+        client.show_task(SVC, TASK_A_ID)
+    assert "PASTED-TOKEN" not in str(info.value)
+    result = client.check(SVC)
+    assert result.ok is False and "PASTED-TOKEN" not in result.message
 
 
 def test_the_address_guard_allows_listed_loopback_only(vas_client):

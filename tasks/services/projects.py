@@ -53,6 +53,15 @@ SECRETS_OF_AUTH = {
 }
 
 
+# Sent as HTTP header values (the access key inside Authorization).
+HEADER_SECRETS = ("access_key", "security_token", "token")
+
+
+def _sendable_in_header(value: str) -> bool:
+    """Secrets travel in HTTP headers: printable ASCII only (no line breaks, no control codes)."""
+    return all(" " <= char <= "~" for char in value)
+
+
 def _apply(
     project: CloudProject,
     fields: Mapping[str, Any],
@@ -84,7 +93,12 @@ def _apply(
     kept = SECRETS_OF_AUTH.get(project.auth_type, set())
     for field in CloudProject.SECRET_FIELDS:
         value = (secrets.get(field) or "").strip()
-        if value:
+        if value and field in HEADER_SECRETS and not _sendable_in_header(value):
+            # Said without echoing the value: it is a secret.
+            errors.setdefault(field, []).append(
+                _("Contains a line break or a character that cannot be sent; paste it again.")
+            )
+        elif value:
             project.set_secret(field, value)
             secret_changes[field] = "changed"
         elif (field in clear or field not in kept) and project.has_secret(field):

@@ -29,6 +29,7 @@ from urllib3.util.retry import Retry
 from .endpoints import host_allowed, is_loopback_host
 from .errors import (
     EndpointNotAllowed,
+    UpstreamAuthFailed,
     UpstreamBadRequest,
     UpstreamInvalidResponse,
     UpstreamTimeout,
@@ -40,6 +41,8 @@ from .parsing import redact_task
 
 #: Largest upstream body accepted, counted after decompression.
 MAX_BODY_BYTES = 2 * 1024 * 1024
+#: Deepest nesting accepted in an upstream document (a task is a handful of levels deep).
+MAX_JSON_DEPTH = 100
 #: Error bodies are only needed for their code and message.
 MAX_ERROR_BODY_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
@@ -170,12 +173,34 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name} in JSON")
 
 
+def _depth_exceeds(doc: Any, limit: int) -> bool:
+    """Whether ``doc`` nests lists/objects deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: NaN/Infinity rejected. Raises ValueError."""
+    """Strict JSON: NaN/Infinity rejected, nesting bounded. Raises ValueError."""
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        doc = json.loads(body, parse_constant=_reject_constant)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    # json.loads accepts ~1000 levels, but redaction (deepcopy), hashing, diffs and the pages
+    # recurse too and would fail far sooner; a task document is a handful of levels deep.
+    if _depth_exceeds(doc, MAX_JSON_DEPTH):
+        raise ValueError("JSON nested too deeply")
+    return doc
 
 
 @dataclass(frozen=True)
@@ -442,6 +467,14 @@ class VasClient:
             raise UpstreamUnavailable(
                 "The VAS upstream could not be reached or dropped the connection. "
                 "Try again in a moment."
+            ) from None
+        except ValueError:
+            # http.client refuses a header value with a line break or a non-Latin-1 character
+            # and its message quotes the value: here a credential (token, AK, security token).
+            raise UpstreamAuthFailed(
+                "The project's credentials contain characters that cannot be sent in an HTTP "
+                "header (a line break or a non-ASCII character). Ask a project admin to enter "
+                "them again."
             ) from None
         with resp:
             request_id = resp.headers.get("X-Request-Id")

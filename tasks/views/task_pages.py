@@ -336,7 +336,8 @@ def task_browse(request: HttpRequest, project, service: str) -> HttpResponse:
             validate_identifiers(service=service, task_id=task_id)
         except PortalError:
             linkable = False
-        rows.append({**item, "linkable": linkable, "watched": task_id in watched})
+        # An odd upstream id (a list, an object) is unhashable: only a valid id can be watched.
+        rows.append({**item, "linkable": linkable, "watched": linkable and task_id in watched})
     query = {k: v for k, v in (("state", values["state"]), ("name", values["name"])) if v}
     return render(
         request,
