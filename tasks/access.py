@@ -4,10 +4,14 @@ A project the user is not a member of is 404 (its existence does not leak); a vi
 admin action is 403.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from tasks import authcache
 from tasks.models import CloudProject, Membership, Role
 
 
@@ -23,23 +27,38 @@ def role_for(user, project: CloudProject) -> str | None:
 def get_project_for_user(user, public_id) -> CloudProject:
     """The project with `public_id` if `user` may see it, with `.role` set; else Http404.
 
-    One indexed query on every request that names a project: the membership joined to its project
-    (superusers: the project alone).
+    Memoised in the shared cache (tasks.authcache; invalidated by membership, project and user
+    changes); on a miss one indexed query: the membership joined to its project (superusers: the
+    project alone). A project from the memo loads its secret columns only when they are used.
     """
+    if not user.is_authenticated:
+        raise Http404(_("No such project."))
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        raise Http404(_("No such project.")) from None
+    project, epochs = authcache.project_get(user.pk, public_id)
+    if project is not None:
+        return project
+    # `user.is_superuser` was read before the epochs were: the memo keeps only answers the
+    # database still confirms, or a promotion or demotion racing this request would stick.
     try:
         if user.is_superuser:
             project = CloudProject.objects.get(public_id=public_id)
             project.role = Role.ADMIN
-            return project
-        if not user.is_authenticated:
-            raise Membership.DoesNotExist
-        membership = Membership.objects.select_related("project").get(
-            user=user, project__public_id=public_id
-        )
-    except (CloudProject.DoesNotExist, Membership.DoesNotExist, ValueError, ValidationError):
+            confirmed = get_user_model().objects.filter(pk=user.pk, is_superuser=True).exists()
+        else:
+            membership = Membership.objects.select_related("project", "user").get(
+                user=user, project__public_id=public_id
+            )
+            project = membership.project
+            project.role = membership.role
+            confirmed = not membership.user.is_superuser
+    except (CloudProject.DoesNotExist, Membership.DoesNotExist):
+        # Not memoised: a 404 costs the query each time, and nothing is left to invalidate.
         raise Http404(_("No such project.")) from None
-    project = membership.project
-    project.role = membership.role
+    if confirmed:
+        authcache.project_put(epochs, user.pk, project)
     return project
 
 

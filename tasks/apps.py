@@ -7,3 +7,8 @@ class TasksConfig(AppConfig):
     name = "tasks"
     verbose_name = "VAS tasks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tasks import authcache
+
+        authcache.connect()

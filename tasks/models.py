@@ -40,6 +40,8 @@ class CloudProject(models.Model):
     """
 
     SECRET_FIELDS = ("access_key", "secret_key", "security_token", "iam_password", "token")
+    #: Never cached (tasks.authcache): a project from the cache has these deferred.
+    SECRET_COLUMNS = (*(f"{field}_enc" for field in SECRET_FIELDS), "access_key_hint")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(_("name"), max_length=100, unique=True)
@@ -93,6 +95,13 @@ class CloudProject(models.Model):
 
     def __repr__(self) -> str:
         return f"<CloudProject {self.public_id} {self.name!r} auth={self.auth_type}>"
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        # Touching one deferred secret column loads all of them in one query, not one each.
+        if fields is not None and set(fields) & set(self.SECRET_COLUMNS):
+            fields = [*fields, *(self.get_deferred_fields() & set(self.SECRET_COLUMNS))]
+            fields = list(dict.fromkeys(fields))
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
     def has_secret(self, field: str) -> bool:
         return bool(getattr(self, f"{field}_enc"))

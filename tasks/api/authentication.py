@@ -5,8 +5,10 @@ from datetime import timedelta
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from knox import auth as knox_auth
+from knox.crypto import hash_token
 from rest_framework import exceptions
 
+from tasks import authcache
 from tasks.models import ApiToken
 
 #: "Last used" is written at most this often per token, not on every request.
@@ -18,11 +20,29 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
 
     def authenticate_credentials(self, token: bytes):
         try:
-            token.decode("utf-8")
+            key = token.decode("utf-8")
         except UnicodeDecodeError:
             # knox would let this escape as a 500.
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-        return super().authenticate_credentials(token)
+        # The memo is keyed by the presented key's digest: only an exact digest match finds one.
+        digest = hash_token(key)
+        cached, epochs = authcache.token_get(digest, key)
+        if cached is None:
+            try:
+                user, auth_token = super().authenticate_credentials(token)
+            except exceptions.AuthenticationFailed:
+                authcache.token_forget(digest)  # no epoch key left behind per junk key tried
+                raise
+            authcache.token_put(epochs, user, auth_token)
+            return user, auth_token
+        user, auth_token = cached
+        if self._cleanup_token(auth_token):  # expired: deleted, which invalidates the entry
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        last_used_at = auth_token.last_used_at
+        user, auth_token = self.validate_user(auth_token)
+        if auth_token.last_used_at != last_used_at:
+            authcache.token_put(epochs, user, auth_token)
+        return user, auth_token
 
     def _cleanup_token(self, auth_token: ApiToken) -> bool:
         """Only the presented token's expiry matters here. knox also sweeps every other token of
@@ -38,5 +58,6 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
         now = timezone.now()
         if auth_token.last_used_at is None or now - auth_token.last_used_at > LAST_USED_RESOLUTION:
             auth_token.last_used_at = now
+            # An update, not a save: no signal, so the memo stays valid (the caller refreshes it).
             ApiToken.objects.filter(pk=auth_token.pk).update(last_used_at=now)
         return user, auth_token
