@@ -19,7 +19,8 @@ _local_mutex = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def _redis_client() -> redis.Redis | None:
+def shared_redis() -> redis.Redis | None:
+    """The Redis client behind the default cache, or None when the cache is not Redis."""
     config = settings.CACHES["default"]
     if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
         return None
@@ -34,7 +35,7 @@ class NamedLock:
         self.name = f"lock:{name}"
         self.timeout = timeout
         self._token = uuid.uuid4().hex
-        client = _redis_client()
+        client = shared_redis()
         self._redis_lock = (
             client.lock(cache.make_key(self.name), timeout=timeout, blocking=False)
             if client is not None

@@ -1,4 +1,4 @@
-"""Fixed-window rate limits in the shared cache: one `incr` a hit.
+"""Fixed-window rate limits in the shared cache: one round trip a hit.
 
 DRF's own throttle keeps a list of every request's timestamp and rewrites it on each request;
 a counter per window is all a per-user limit needs, and costs one cache round trip.
@@ -7,6 +7,8 @@ a counter per window is all a per-user limit needs, and costs one cache round tr
 import time
 
 from django.core.cache import cache
+
+from tasks.locks import shared_redis
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -22,10 +24,22 @@ def rate_hit(key: str, rate: str) -> float | None:
     allowed, period = parse_rate(rate)
     now = time.time()
     window_key = f"rate:{key}:{int(now // period)}"
-    try:
-        count = cache.incr(window_key)  # one round trip once the window has started
-    except ValueError:  # the window's first hit
-        count = 1 if cache.add(window_key, 1, timeout=period + 1) else cache.incr(window_key)
+    client = shared_redis()
+    if client is not None:
+        # INCR and EXPIRE in one round trip (Django's incr costs two: EXISTS, then INCRBY).
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(cache.make_key(window_key))
+        pipe.expire(cache.make_key(window_key), period + 1)
+        count = pipe.execute()[0]
+    else:
+        count = _local_count(window_key, period)
     if count <= allowed:
         return None
     return max(1.0, period - (now % period))
+
+
+def _local_count(window_key: str, period: int) -> int:
+    try:
+        return cache.incr(window_key)
+    except ValueError:  # the window's first hit
+        return 1 if cache.add(window_key, 1, timeout=period + 1) else cache.incr(window_key)
