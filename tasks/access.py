@@ -15,15 +15,6 @@ from tasks import authcache
 from tasks.models import CloudProject, Membership, Role
 
 
-def role_for(user, project: CloudProject) -> str | None:
-    if not user.is_authenticated:
-        return None
-    if user.is_superuser:
-        return Role.ADMIN
-    membership = Membership.objects.filter(user=user, project=project).only("role").first()
-    return membership.role if membership else None
-
-
 def get_project_for_user(user, public_id) -> CloudProject:
     """The project with `public_id` if `user` may see it, with `.role` set; else Http404.
 
