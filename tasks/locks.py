@@ -9,23 +9,19 @@ the same guarantees within the only process that can see the lock.
 import contextlib
 import threading
 import uuid
-from functools import lru_cache
 
 import redis
-from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+
+from portal.cache import RedisCache
 
 _local_mutex = threading.Lock()
 
 
-@lru_cache(maxsize=1)
 def shared_redis() -> redis.Redis | None:
-    """The Redis client behind the default cache, or None when the cache is not Redis."""
-    config = settings.CACHES["default"]
-    if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
-        return None
-    location = config["LOCATION"]
-    return redis.Redis.from_url(location[0] if isinstance(location, list) else location)
+    """The Redis client behind the default cache (same pool), or None when it is not Redis."""
+    backend = caches["default"]
+    return backend.redis() if isinstance(backend, RedisCache) else None
 
 
 class NamedLock:
