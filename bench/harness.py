@@ -32,8 +32,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -658,6 +659,80 @@ class Stack:
     def describe(self) -> str:
         workers = f"{self.workers} sync gunicorn workers, " if self.workers else ""
         return f"{workers}{self.backend}, nproc={nproc()}"
+
+
+# ---------------------------------------------------------------------------- load clients
+
+
+@dataclass
+class Reading:
+    """One task read by a load client."""
+
+    task_id: str
+    status: int | str  # the HTTP status, or the exception's class name when the read failed
+    body: dict  # the JSON answer; {} when the read failed
+    seconds: float  # 0.0 when the read failed
+
+    @property
+    def failed(self) -> bool:
+        return isinstance(self.status, str)
+
+
+class LoadClients:
+    """`clients` threads reading `task_ids` through the API, round robin (client n starts at task
+    n × `spread`), until stopped; used as a context manager (started on entry, stopped on exit).
+
+    Each read is handed to `tally` under `lock`, which the caller may hold to change what the
+    tally does between two reads (a phase switch). A refused or reset connection, or an answer
+    that is not a JSON object, is a failed `Reading`: its status is the exception's class name.
+    """
+
+    def __init__(
+        self,
+        stack: Stack,
+        task_ids: list[str],
+        *,
+        clients: int,
+        spread: int,
+        tally: Callable[[Reading], None],
+        timeout: float = 30.0,
+    ) -> None:
+        self.stack = stack
+        self.task_ids = task_ids
+        self.tally = tally
+        self.timeout = timeout
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._client, args=(n * spread,), daemon=True)
+            for n in range(clients)
+        ]
+
+    def __enter__(self) -> LoadClients:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + 5)
+
+    def _client(self, offset: int) -> None:
+        i = offset
+        while not self._stop.is_set():
+            task_id = self.task_ids[i % len(self.task_ids)]
+            i += 1
+            try:
+                answer = self.stack.get_task(task_id, timeout=self.timeout)
+                body = answer.json()
+                if not isinstance(body, dict):
+                    raise TypeError("the answer is not a JSON object")
+                reading = Reading(task_id, answer.status, body, answer.seconds)
+            except Exception as exc:
+                reading = Reading(task_id, type(exc).__name__, {}, 0.0)
+            with self.lock:
+                self.tally(reading)
 
 
 def seed_tracked(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import threading
 import time
 import warnings
 from collections import Counter
@@ -52,54 +51,36 @@ def main() -> None:
         outage_latency: list[float] = []
         fresh_at: dict[str, float] = {}
         recovered_at = [0.0]
-        stop = threading.Event()
-        lock = threading.Lock()
 
-        def client(offset: int) -> None:
-            i = offset
-            while not stop.is_set():
-                task_id = task_ids[i % len(task_ids)]
-                i += 1
-                try:
-                    answer = stack.get_task(task_id, timeout=30)
-                    status = answer.status
-                    meta = answer.json().get("meta", {}) if status == 200 else {}
-                except Exception as exc:  # a refused or reset connection counts as a failure
-                    status, meta = type(exc).__name__, {}
-                with lock:
-                    if phase["name"] == "outage":
-                        outage_answers[f"{status} {meta.get('source', '')}".strip()] += 1
-                        outage_latency.append(answer.seconds if status == 200 else 0.0)
-                    elif (
-                        status == 200
-                        and meta.get("error") is None
-                        and meta.get("age_seconds", TTL) < TTL
-                        and task_id not in fresh_at
-                    ):
-                        fresh_at[task_id] = time.monotonic() - recovered_at[0]
+        def tally(reading: harness.Reading) -> None:
+            status = reading.status
+            meta = reading.body.get("meta", {}) if status == 200 else {}
+            if phase["name"] == "outage":
+                outage_answers[f"{status} {meta.get('source', '')}".strip()] += 1
+                outage_latency.append(reading.seconds if status == 200 else 0.0)
+            elif (
+                status == 200
+                and meta.get("error") is None
+                and meta.get("age_seconds", TTL) < TTL
+                and reading.task_id not in fresh_at
+            ):
+                fresh_at[reading.task_id] = time.monotonic() - recovered_at[0]
 
         stack.sim("DELETE", "/_sim/counts")
         stack.sim("POST", "/_sim/faults", {"*": {"mode": "503"}})
         started = time.monotonic()
-        threads = [
-            threading.Thread(target=client, args=(n * 3,), daemon=True)
-            for n in range(options.clients)
-        ]
-        for thread in threads:
-            thread.start()
-        time.sleep(options.outage)
-        with lock:
-            outage_calls = stack.upstream_calls()
-            phase["name"] = "recovery"
-            stack.sim("DELETE", "/_sim/faults")
-            recovered_at[0] = time.monotonic()
-        outage_seconds = recovered_at[0] - started
-        deadline = time.monotonic() + TTL + 10
-        while time.monotonic() < deadline and len(fresh_at) < len(task_ids):
-            time.sleep(0.2)
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=35)
+        load = harness.LoadClients(stack, task_ids, clients=options.clients, spread=3, tally=tally)
+        with load:
+            time.sleep(options.outage)
+            with load.lock:
+                outage_calls = stack.upstream_calls()
+                phase["name"] = "recovery"
+                stack.sim("DELETE", "/_sim/faults")
+                recovered_at[0] = time.monotonic()
+            outage_seconds = recovered_at[0] - started
+            deadline = time.monotonic() + TTL + 10
+            while time.monotonic() < deadline and len(fresh_at) < len(task_ids):
+                time.sleep(0.2)
         describe = stack.describe()
 
     attempts = 1 + make_retry().total

@@ -18,7 +18,6 @@ is our bar) and gunicorn logs no WORKER TIMEOUT.
 from __future__ import annotations
 
 import argparse
-import threading
 import warnings
 from collections import Counter
 
@@ -54,39 +53,24 @@ def main() -> None:
         def phase(name: str, task_ids: list[str]) -> tuple[Counter, float, float]:
             answers: Counter[str] = Counter()
             slowest = [0.0]
-            stop = threading.Event()
-            lock = threading.Lock()
 
-            def client(offset: int) -> None:
-                i = offset
-                while not stop.is_set():
-                    task_id = task_ids[i % len(task_ids)]
-                    i += 1
-                    try:
-                        answer = stack.get_task(task_id, timeout=30)
-                        body = answer.json()
-                        key = (
-                            f"200 {body['meta']['source']}"
-                            if answer.status == 200
-                            else f"{answer.status} {body['error']['code']}"
-                        )
-                        seconds = answer.seconds
-                    except Exception as exc:
-                        key, seconds = type(exc).__name__, 0.0
-                    with lock:
-                        answers[key] += 1
-                        slowest[0] = max(slowest[0], seconds)
+            def tally(reading: harness.Reading) -> None:
+                key, seconds = str(reading.status), reading.seconds
+                try:
+                    if reading.status == 200:
+                        key = f"200 {reading.body['meta']['source']}"
+                    elif not reading.failed:
+                        key = f"{reading.status} {reading.body['error']['code']}"
+                except (KeyError, TypeError) as exc:  # an answer not in the contract's shape
+                    key, seconds = type(exc).__name__, 0.0
+                answers[key] += 1
+                slowest[0] = max(slowest[0], seconds)
 
-            threads = [
-                threading.Thread(target=client, args=(n * 2,), daemon=True)
-                for n in range(options.clients)
-            ]
-            for thread in threads:
-                thread.start()
-            ceiling = harness.wrk(stack.url("/bench/ceiling.json"), seconds=options.seconds)
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=30)
+            load = harness.LoadClients(
+                stack, task_ids, clients=options.clients, spread=2, tally=tally
+            )
+            with load:
+                ceiling = harness.wrk(stack.url("/bench/ceiling.json"), seconds=options.seconds)
             harness.log(
                 f"phase {name}: ceiling {ceiling.rps:.0f} req/s (p99 {ceiling.p99_ms:.1f} ms); "
                 f"task answers {dict(answers)}; slowest {slowest[0]:.2f} s"

@@ -12,7 +12,7 @@ import os
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 
-from portal.urls import handler403, handler404, handler500  # noqa: F401 - same error pages
+from portal.urls import handler400, handler403, handler404, handler500  # noqa: F401 - same error pages
 
 _loaded: dict[str, object] = {}
 

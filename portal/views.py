@@ -73,6 +73,12 @@ def _error_page(request: HttpRequest, status: int, template: str) -> HttpRespons
     return render(request, template, status=status)
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # A Django-level 400 that never reached a view (a disallowed Host header, another
+    # SuspiciousOperation or BadRequest raised in middleware).
+    return _error_page(request, 400, "400.html")
+
+
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return _error_page(request, 403, "403.html")
 

@@ -125,6 +125,45 @@ def test_an_unknown_api_route_is_json(client):
 
 
 @pytest.mark.django_db
+def test_a_disallowed_host_under_the_api_is_a_json_400(client):
+    response = client.get("/api/v1/projects/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "bad_request"
+    assert response.json()["error"]["message"] == "The request is malformed."
+
+
+@pytest.mark.django_db
+def test_a_disallowed_host_on_a_page_is_a_friendly_400(client):
+    response = client.get("/projects/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "could not understand this request" in html
+    assert "Traceback" not in html and "DisallowedHost" not in html
+    # CommonMiddleware refuses the host before the CSP middleware runs: no inline code to protect.
+    assert "<style" not in html and "<script" not in html
+
+
+@pytest.mark.django_db
+def test_the_400_message_follows_the_language(client):
+    response = client.get(
+        "/api/v1/projects/", HTTP_HOST="evil.example", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert response.json()["error"]["code"] == "bad_request"
+    assert response.json()["error"]["message"] != "The request is malformed."
+    page = client.get("/projects/", HTTP_HOST="evil.example", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "门户无法理解此请求" in page.content.decode()
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF="bench.urls")
+def test_the_bench_urlconf_keeps_the_json_400(client):
+    response = client.get("/api/v1/projects/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+
+
+@pytest.mark.django_db
 def test_it_has_no_missing_migrations():
     from django.core.management import call_command
 
