@@ -209,6 +209,10 @@ class TrackedTask(models.Model):
     first_seen = models.DateTimeField()
     last_fetched = models.DateTimeField()
     last_changed = models.DateTimeField()
+    # How many snapshots the task has: the history's paginators read it instead of a COUNT(*)
+    # that grows with the history. Kept in step, in the transaction that adds or deletes rows, by
+    # the only writers of snapshots: tasks.services.snapshots (record adds one, prune recounts).
+    snapshot_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [
@@ -230,6 +234,20 @@ class TrackedTask(models.Model):
         return f"{self.service}/{self.task_id}"
 
 
+class TaskSnapshotQuerySet(models.QuerySet):
+    def with_known_count(self, count: int) -> "TaskSnapshotQuerySet":
+        """This queryset, whose `count()` answers `count` without a query. The paginators call
+        `count()`: a task's history is counted by TrackedTask.snapshot_count, not a COUNT(*)
+        over all its rows. Any further filter or slice is a new queryset that counts again."""
+        clone = self._chain()
+        clone._known_count = count
+        return clone
+
+    def count(self) -> int:
+        known = getattr(self, "_known_count", None)
+        return known if known is not None else super().count()
+
+
 class TaskSnapshot(models.Model):
     """One distinct version of a task's upstream JSON (secrets redacted).
 
@@ -248,12 +266,16 @@ class TaskSnapshot(models.Model):
     last_seen = models.DateTimeField()
     times_seen = models.PositiveIntegerField(default=1)
 
+    objects = TaskSnapshotQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["task", "seq"], name="one_snapshot_per_seq"),
         ]
         # The unique (task, seq) index serves "newest snapshot of a task" (ORDER BY seq DESC
-        # LIMIT 1) and "history of a task, newest first" (ORDER BY seq DESC) by a backward scan.
+        # LIMIT 1), "history of a task, newest first" (ORDER BY seq DESC LIMIT page) and "a
+        # page's payloads and the one before" (seq <= page's newest ORDER BY seq DESC LIMIT
+        # page + 1) by a backward scan.
         ordering = ["-seq"]
 
     def __str__(self) -> str:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -58,8 +58,14 @@ def get_tracked_task(project: CloudProject, service: str, task_id: str) -> Track
 
 
 def snapshots_for_task(tracked: TrackedTask) -> QuerySet[TaskSnapshot]:
-    """A task's history, newest first, without the payloads (lists don't show them)."""
-    return TaskSnapshot.objects.filter(task=tracked).defer("payload").order_by("-seq")
+    """A task's history, newest first, without the payloads (lists don't show them). Counted by
+    the task's `snapshot_count`, so a paginator's first page costs the same at any length."""
+    return (
+        TaskSnapshot.objects.filter(task=tracked)
+        .defer("payload")
+        .order_by("-seq")
+        .with_known_count(tracked.snapshot_count)
+    )
 
 
 def get_snapshot(tracked: TrackedTask, snapshot_id) -> TaskSnapshot:
@@ -103,26 +109,21 @@ def snapshot_result(snapshot: TaskSnapshot) -> TaskResult:
 def changes_for_snapshots(
     tracked: TrackedTask, snapshots: list[TaskSnapshot]
 ) -> dict[int, list[dict[str, Any]]]:
-    """What changed in each of `snapshots` (one page of a task's history) from the version before
-    it, by snapshot pk. One query whatever the page or history size: the payloads of the page
-    plus the one version just before it."""
+    """What changed in each of `snapshots` (one page of a task's history: consecutive versions)
+    from the version before it, by snapshot pk. One query whatever the page or history size: the
+    payloads of the page plus the one version just before it, read backwards along the
+    (task, seq) index from the page's newest and cut by LIMIT."""
     if not snapshots:
         return {}
-    low, high = min(s.seq for s in snapshots), max(s.seq for s in snapshots)
-    before = (
-        TaskSnapshot.objects.filter(task=tracked, seq__lt=low)
-        .order_by("-seq")
-        .values_list("seq", flat=True)[:1]
-    )
+    high = max(s.seq for s in snapshots)
     rows = list(
         TaskSnapshot.objects.filter(task=tracked, seq__lte=high)
-        .filter(Q(seq__gte=low) | Q(seq__in=Subquery(before)))
-        .order_by("seq")
-        .values_list("pk", "payload")
+        .order_by("-seq")
+        .values_list("pk", "payload")[: len(snapshots) + 1]
     )
     changes: dict[int, list[dict[str, Any]]] = {}
     previous = None
-    for pk, payload in rows:
+    for pk, payload in reversed(rows):
         changes[pk] = changes_between(previous, payload)
         previous = payload
     return changes

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from tasks.models import CloudProject, TaskSnapshot, TrackedTask
 
@@ -75,17 +75,52 @@ def snapshot_record(
                         last_seen=now, times_seen=F("times_seen") + 1
                     )
                     snapshot = newest
+                # Counted in the transaction that adds the row: a writer that loses the race
+                # on (task, seq) counts nothing before it retries.
+                new_version = (
+                    {"last_changed": now, "snapshot_count": F("snapshot_count") + 1}
+                    if changed
+                    else {}
+                )
                 TrackedTask.objects.filter(pk=tracked.pk).update(
-                    name=name,
-                    state=state,
-                    last_fetched=now,
-                    gone_at=None,
-                    **({"last_changed": now} if changed else {}),
+                    name=name, state=state, last_fetched=now, gone_at=None, **new_version
                 )
                 return tracked, snapshot, changed
         except IntegrityError as exc:  # another writer added the same version first
             last_error = exc
     raise last_error  # type: ignore[misc]
+
+
+@transaction.atomic
+def snapshot_prune(*, tracked: TrackedTask, keep: int | None, cutoff: datetime | None) -> int:
+    """Retention for one task: drops its snapshots beyond the newest `keep` and/or last seen
+    before `cutoff` (both given: either rule drops one), never the newest. Returns how many."""
+    if keep is None and cutoff is None:
+        raise ValueError("give keep and/or cutoff")
+    # The task's row first: a snapshot_record adding a version meanwhile waits here to count it,
+    # so the recount below neither misses it nor is overwritten.
+    TrackedTask.objects.select_for_update().filter(pk=tracked.pk).values_list("pk").first()
+    newest_seqs = list(
+        TaskSnapshot.objects.filter(task=tracked)
+        .order_by("-seq")
+        .values_list("seq", flat=True)[: keep or 1]
+    )
+    deleted = 0
+    if newest_seqs:
+        rules = Q()
+        if keep is not None:
+            rules |= Q(seq__lt=newest_seqs[-1])
+        if cutoff is not None:
+            rules |= Q(last_seen__lt=cutoff)
+        # Only below the newest as read here: a version another process adds meanwhile stays.
+        doomed = TaskSnapshot.objects.filter(rules, task=tracked, seq__lt=newest_seqs[0])
+        deleted = doomed.delete()[1].get(TaskSnapshot._meta.label, 0)
+    # Counted again rather than decremented: a batch job can afford it, and it heals a count
+    # that rows written around the service (a restore, a bulk import) put out of step.
+    TrackedTask.objects.filter(pk=tracked.pk).update(
+        snapshot_count=TaskSnapshot.objects.filter(task=tracked).count()
+    )
+    return deleted
 
 
 def snapshot_mark_gone(*, project: CloudProject, service: str, task_id: str, now: datetime) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
@@ -88,19 +87,22 @@ def when(value: Any) -> str:
             return "—"
         return format_html('<span class="mono">{}</span>', str(value))
     utc = dt.astimezone(UTC)
-    utc_text = date_format(utc, "Y-m-d H:i:s") + " UTC"
+    # isoformat, not date_format: the same digits (a 4-digit year too) at a tenth of the cost,
+    # which counts on pages with a few times per row (the history).
+    iso = utc.replace(tzinfo=None).isoformat(timespec="seconds")
+    utc_text = iso.replace("T", " ") + " UTC"
     now = timezone.now()
     if utc <= now:
         age = _("%(age)s ago") % {"age": timesince(utc, now, depth=1)}
     else:
         age = _("in %(age)s") % {"age": timesince(now, utc, depth=1)}
     return format_html(
-        '<time class="localtime" datetime="{}" title="{}">{}</time>'
-        ' <span class="muted age" data-age-for="{}">({})</span>',
-        utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        '<time class="localtime" datetime="{}Z" title="{}">{}</time>'
+        ' <span class="muted age" data-age-for="{}Z">({})</span>',
+        iso,
         utc_text,
         utc_text,
-        utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        iso,
         age,
     )
 

@@ -648,12 +648,13 @@ def task_history(request: HttpRequest, project, service: str, task_id: str) -> H
     page = Paginator(selectors.snapshots_for_task(tracked), HISTORY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    latest_id = selectors.snapshots_for_task(tracked).values_list("pk", flat=True).first()
-    changes = selectors.changes_for_snapshots(tracked, list(page.object_list))
+    snapshots = list(page.object_list)
+    changes = selectors.changes_for_snapshots(tracked, snapshots)
     entries = [
         {
             "snapshot": snapshot,
-            "is_latest": snapshot.pk == latest_id,
+            # Newest first: the latest version is the first entry of the first page.
+            "is_latest": page.number == 1 and index == 0,
             "changes": [
                 {
                     "path": change["path"],
@@ -663,7 +664,7 @@ def task_history(request: HttpRequest, project, service: str, task_id: str) -> H
                 for change in changes.get(snapshot.pk, [])
             ],
         }
-        for snapshot in page.object_list
+        for index, snapshot in enumerate(snapshots)
     ]
     return render(
         request,
@@ -675,5 +676,10 @@ def task_history(request: HttpRequest, project, service: str, task_id: str) -> H
             "tracked": tracked,
             "entries": entries,
             "page": page,
+            # Reversed once, not once per entry.
+            "detail_url": reverse(
+                "task_detail",
+                kwargs={"project": project.public_id, "service": service, "task_id": task_id},
+            ),
         },
     )

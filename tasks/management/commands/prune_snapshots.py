@@ -3,10 +3,10 @@
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils import timezone
 
-from tasks.models import TaskSnapshot, TrackedTask
+from tasks.models import TrackedTask
+from tasks.services.snapshots import snapshot_prune
 
 
 class Command(BaseCommand):
@@ -26,18 +26,5 @@ class Command(BaseCommand):
         cutoff = timezone.now() - timedelta(days=older_than) if older_than is not None else None
         deleted = 0
         for tracked in TrackedTask.objects.filter(snapshots__isnull=False).distinct().iterator():
-            with transaction.atomic():
-                ordered = TaskSnapshot.objects.filter(task=tracked).order_by("-seq")
-                protected = list(ordered.values_list("pk", flat=True)[: keep or 1])
-                doomed = TaskSnapshot.objects.filter(task=tracked).exclude(pk__in=protected)
-                if keep is None:
-                    doomed = doomed.filter(last_seen__lt=cutoff)
-                elif cutoff is not None:
-                    # Both given: beyond the newest N, or older than D days (never the newest).
-                    doomed = (
-                        TaskSnapshot.objects.filter(task=tracked)
-                        .exclude(pk=protected[0])
-                        .exclude(pk__in=protected, last_seen__gte=cutoff)
-                    )
-                deleted += doomed.delete()[0]
+            deleted += snapshot_prune(tracked=tracked, keep=keep, cutoff=cutoff)
         self.stdout.write(f"deleted {deleted} snapshot(s)")
