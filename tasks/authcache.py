@@ -1,8 +1,10 @@
-"""A shared-cache memo of the two lookups every API request makes: token → user, and
-(user, project) → role + project. Each costs ~1 ms of ORM work; a cache round trip ~0.2 ms.
+"""A memo of the two lookups every API request makes: token → user, and (user, project) →
+role + project. Each costs ~1 ms of ORM work.
 
-Correctness over speed. Every entry is stored with the *epochs* it was filled under, read in the
-same `get_many` as the entry itself, and is used only while those epochs are unchanged:
+The entries live in this process's memory; what makes them trustworthy lives in the shared cache:
+every entry is stored with the *epochs* it was filled under and is used only while the shared
+cache still holds those epochs (read in one round trip, usually within the request's read-ahead
+batch, tasks.readahead):
 
 - token entries (keyed by the token's digest) carry the token's own epoch: bumped when the token
   is saved or deleted (revocation, logout, expiry) and, for all of a user's tokens, when the user
@@ -10,15 +12,18 @@ same `get_many` as the entry itself, and is used only while those epochs are unc
 - project entries (keyed by user and project) carry the user's epoch (bumped by user and
   membership changes) and the project's (bumped by every save or delete of the project).
 
-An epoch is read (or created) *before* the database is, and a bump happens at once and again
-after the writing transaction commits, so a fill that raced with a change is stored under an epoch
-that is already dead. Epochs are random, not counters: an evicted epoch key comes back as a value
-no stored entry has. Only queryset `.update()` bypasses the signals; ENTRY_TTL bounds that.
+So a change made by any process applies to every process's next request. An epoch is read (or
+created) *before* the database is, and a bump happens at once and again after the writing
+transaction commits, so a fill that raced with a change is stored under an epoch that is already
+dead. Epochs are random, not counters: an evicted epoch key comes back as a value no stored entry
+has. Only queryset `.update()` bypasses the signals; ENTRY_TTL bounds that.
 
-Nothing secret is cached: no key, digest, password hash or `*_enc` column (CONTRACT.md, Secrets).
+Nothing secret is kept in an entry: no key, password hash or `*_enc` column (CONTRACT.md,
+Secrets); the shared cache holds nothing but random epochs.
 """
 
 import secrets
+import time
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -26,9 +31,13 @@ from django.db import router, transaction
 from django.db.models.signals import post_delete, post_save
 from knox.settings import CONSTANTS
 
+from tasks import readahead
 from tasks.models import ApiToken, CloudProject, Membership
 
 ENTRY_TTL = 300
+#: Entries kept per process; the memo starts over when full (a refill is one query).
+LOCAL_MAX = 10_000
+_local: dict[str, tuple[list, float, object]] = {}
 EPOCH_TTL = 86_400  # any value is safe: a missing epoch invalidates what was stored under it
 
 
@@ -67,7 +76,7 @@ def _bump(kind: str, ident) -> None:
 def _read(entry_key: str, epoch_keys: list[str]) -> tuple[object | None, list | None]:
     """(the entry's data if its epochs are current, else None; the epochs to fill under, or None
     when the cache cannot hold one — then nothing is stored)."""
-    found = cache.get_many([entry_key, *epoch_keys])
+    found = readahead.get_many(epoch_keys)
     epochs = []
     for key in epoch_keys:
         epoch = found.get(key)
@@ -78,15 +87,24 @@ def _read(entry_key: str, epoch_keys: list[str]) -> tuple[object | None, list | 
             if epoch is None:
                 return None, None
         epochs.append(epoch)
-    entry = found.get(entry_key)
-    if entry is not None and entry[0] == epochs:
-        return entry[1], epochs
+    entry = _local.get(entry_key)
+    if entry is not None and entry[0] == epochs and entry[1] > time.monotonic():
+        return entry[2], epochs
     return None, epochs
 
 
 def _write(entry_key: str, epochs: list | None, data) -> None:
-    if epochs is not None:
-        cache.set(entry_key, (epochs, data), ENTRY_TTL)
+    if epochs is None:
+        return
+    if len(_local) >= LOCAL_MAX:
+        _local.clear()
+    _local[entry_key] = (epochs, time.monotonic() + ENTRY_TTL, data)
+
+
+def _peek(entry_key: str):
+    """The entry's data whatever its epochs (only to guess what a request will read)."""
+    entry = _local.get(entry_key)
+    return None if entry is None else entry[2]
 
 
 # ---- token → user --------------------------------------------------------------------------------
@@ -126,6 +144,7 @@ def token_get(digest: str, key: str) -> tuple[tuple | None, list | None]:
 
 def token_forget(digest: str) -> None:
     """Drops the token's epoch (safe: a missing epoch invalidates, never validates)."""
+    _local.pop(_token_key(digest), None)
     cache.delete(_epoch_key("token", digest))
 
 
@@ -142,10 +161,7 @@ def _project_key(user_pk, public_id) -> str:
 
 
 def project_get(user_pk, public_id) -> tuple[CloudProject | None, list | None]:
-    data, epochs = _read(
-        _project_key(user_pk, public_id),
-        [_epoch_key("user", user_pk), _epoch_key("project", public_id)],
-    )
+    data, epochs = _read(_project_key(user_pk, public_id), _project_epoch_keys(user_pk, public_id))
     if data is None:
         return None, epochs
     role, values = data
@@ -157,6 +173,34 @@ def project_get(user_pk, public_id) -> tuple[CloudProject | None, list | None]:
 def project_put(epochs: list | None, user_pk, project: CloudProject) -> None:
     values = tuple(getattr(project, field) for field in PROJECT_FIELDS)
     _write(_project_key(user_pk, project.public_id), epochs, (project.role, values))
+
+
+def _project_epoch_keys(user_pk, public_id) -> list[str]:
+    return [_epoch_key("user", user_pk), _epoch_key("project", public_id)]
+
+
+# ---- read-ahead ----------------------------------------------------------------------------------
+
+
+def readahead_guess(digest: str, public_id) -> tuple[list[str], int | None, CloudProject | None]:
+    """What a request presenting this token digest for this project will read here: the epoch
+    keys, the user the token belonged to and that user's project as this process last saw them.
+    A guess for tasks.readahead only: nothing in it is checked yet."""
+    keys = [_epoch_key("token", digest)]
+    token_data = _peek(_token_key(digest))
+    if token_data is None:
+        return keys, None, None
+    user_pk = token_data[0][USER_FIELDS.index("id")]
+    if public_id is None:
+        return keys, user_pk, None
+    keys += _project_epoch_keys(user_pk, public_id)
+    project_data = _peek(_project_key(user_pk, public_id))
+    if project_data is None:
+        return keys, user_pk, None
+    project = CloudProject.from_db(
+        router.db_for_read(CloudProject), PROJECT_FIELDS, project_data[1]
+    )
+    return keys, user_pk, project
 
 
 # ---- invalidation --------------------------------------------------------------------------------

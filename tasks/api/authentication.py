@@ -6,13 +6,27 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from knox import auth as knox_auth
 from knox.crypto import hash_token
+from knox.settings import knox_settings
 from rest_framework import exceptions
+from rest_framework.authentication import get_authorization_header
 
 from tasks import authcache
 from tasks.models import ApiToken
 
 #: "Last used" is written at most this often per token, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def presented_digest(request) -> str | None:
+    """The digest of the `Authorization: Token <key>` a request presents, else None (unchecked:
+    for tasks.readahead's guesses only)."""
+    parts = get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0] != knox_settings.AUTH_HEADER_PREFIX.encode():
+        return None
+    try:
+        return hash_token(parts[1].decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
 
 
 class TokenAuthentication(knox_auth.TokenAuthentication):
