@@ -1,7 +1,9 @@
-"""The signed-in user's saved interface language, for visits without the language cookie."""
+"""The session's user from the memo, and the signed-in user's saved interface language."""
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.utils import translation
+from django.utils.functional import SimpleLazyObject
 
 #: Where the user's saved language is remembered for the session ("" = none saved), so the
 #: preference is read from the database once per session, not on every request.
@@ -60,3 +62,20 @@ class UserLanguageMiddleware:
             session[SESSION_KEY] = saved or ""
         language = session[SESSION_KEY]
         return language if language in dict(settings.LANGUAGES) else None
+
+
+class MemoAuthenticationMiddleware(AuthenticationMiddleware):
+    """Django's, with `request.user` from tasks.memo.session_user: no query while the user and
+    the session are unchanged."""
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _session_user(request))
+
+
+def _session_user(request):
+    if not hasattr(request, "_cached_user"):
+        from tasks.memo import session_user
+
+        request._cached_user = session_user(request)
+    return request._cached_user

@@ -10,7 +10,7 @@ from knox.settings import knox_settings
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 
-from tasks import authcache
+from tasks import memo
 from tasks.models import ApiToken
 
 #: "Last used" is written at most this often per token, not on every request.
@@ -40,14 +40,14 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         # The memo is keyed by the presented key's digest: only an exact digest match finds one.
         digest = hash_token(key)
-        cached, epochs = authcache.token_get(digest, key)
+        cached, epochs = memo.token_get(digest, key)
         if cached is None:
             try:
                 user, auth_token = super().authenticate_credentials(token)
             except exceptions.AuthenticationFailed:
-                authcache.token_forget(digest)  # no epoch key left behind per junk key tried
+                memo.token_forget(digest)  # no epoch key left behind per junk key tried
                 raise
-            authcache.token_put(epochs, user, auth_token)
+            memo.token_put(epochs, user, auth_token)
             return user, auth_token
         user, auth_token = cached
         if self._cleanup_token(auth_token):  # expired: deleted, which invalidates the entry
@@ -55,7 +55,7 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
         last_used_at = auth_token.last_used_at
         user, auth_token = self.validate_user(auth_token)
         if auth_token.last_used_at != last_used_at:
-            authcache.token_put(epochs, user, auth_token)
+            memo.token_put(epochs, user, auth_token)
         return user, auth_token
 
     def _cleanup_token(self, auth_token: ApiToken) -> bool:

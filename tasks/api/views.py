@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tasks import authcache, selectors
+from tasks import memo, selectors
 from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
 from tasks.api import serializers as s
 from tasks.api.authentication import TokenAuthentication, presented_digest
@@ -79,10 +79,15 @@ class ProjectScopedMixin:
         digest = presented_digest(request)
         if digest is None:
             return super().dispatch(request, *args, **kwargs)
-        keys, user_pk, project = authcache.readahead_guess(digest, kwargs.get("project"))
-        counters = [ApiRateThrottle.user_window(user_pk)] if user_pk is not None else []
-        if project is not None:
-            keys += self.readahead_keys(request, project)
+        keys, user_pk = memo.token_guess(digest)
+        counters = []
+        if user_pk is not None:
+            counters.append(ApiRateThrottle.user_window(user_pk))
+            if "project" in kwargs:
+                project_keys, project = memo.project_guess(user_pk, kwargs["project"])
+                keys += project_keys
+                if project is not None:
+                    keys += self.readahead_keys(request, project)
         with readahead(keys, counters):
             return super().dispatch(request, *args, **kwargs)
 

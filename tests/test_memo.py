@@ -1,4 +1,4 @@
-"""The token and project-access memo (tasks.authcache): every change that matters takes effect on
+"""The token and project-access memo (tasks.memo): every change that matters takes effect on
 the very next request, nothing secret is cached, and a warm request makes no SQL for them."""
 
 import pickle
@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from knox.crypto import hash_token
 
-from tasks import authcache
+from tasks import memo
 from tasks.access import get_project_for_user
 from tasks.models import ApiToken, CloudProject, Membership, Role
 from tasks.services.members import member_add, member_remove, member_set_role
@@ -195,12 +195,12 @@ def test_a_memoised_project_loads_all_its_secrets_in_one_query(
 
 
 def test_a_fill_that_raced_a_change_is_never_served(alice, bob, project):
-    _, epochs = authcache.project_get(bob.pk, project.public_id)
+    _, epochs = memo.project_get(bob.pk, project.public_id)
     # The change lands between the fill's epoch read and its write: the write is dead on arrival.
     project_update(actor=alice, project=project, fields={"cache_ttl": 5})
     project.role = Role.VIEWER
-    authcache.project_put(epochs, bob.pk, project)
-    assert authcache.project_get(bob.pk, project.public_id)[0] is None
+    memo.project_put(epochs, bob.pk, project)
+    assert memo.project_get(bob.pk, project.public_id)[0] is None
 
 
 # ---- what the cache holds, and what it saves -----------------------------------------------------

@@ -1,5 +1,5 @@
-"""A memo of the two lookups every API request makes: token → user, and (user, project) →
-role + project. Each costs ~1 ms of ORM work.
+"""A memo of the lookups every request makes: token → user (API), session → user (pages),
+(user, project) → role + project, and whether a task is watched (pages). Each costs a query.
 
 The entries live in this process's memory; what makes them trustworthy lives in the shared cache:
 every entry is stored with the *epochs* it was filled under and is used only while the shared
@@ -10,7 +10,10 @@ batch, tasks.readahead):
   is saved or deleted (revocation, logout, expiry) and, for all of a user's tokens, when the user
   is saved or deleted (deactivation, staff/superuser or password change);
 - project entries (keyed by user and project) carry the user's epoch (bumped by user and
-  membership changes) and the project's (bumped by every save or delete of the project).
+  membership changes) and the project's (bumped by every save or delete of the project);
+- session-user entries carry the user's epoch, and are used only for a session holding the same
+  session hash (see session_user);
+- watched entries carry the tracked task's epoch (bumped by every save or delete of it).
 
 So a change made by any process applies to every process's next request. An epoch is read (or
 created) *before* the database is, and a bump happens at once and again after the writing
@@ -25,14 +28,22 @@ Secrets); the shared cache holds nothing but random epochs.
 import secrets
 import time
 
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user,
+    get_user_model,
+)
 from django.core.cache import cache
 from django.db import router, transaction
 from django.db.models.signals import post_delete, post_save
+from django.utils.crypto import constant_time_compare
 from knox.settings import CONSTANTS
 
 from tasks import readahead
-from tasks.models import ApiToken, CloudProject, Membership
+from tasks.models import ApiToken, CloudProject, Membership, TrackedTask
 
 ENTRY_TTL = 300
 #: Entries kept per process; the memo starts over when full (a refill is one query).
@@ -62,7 +73,7 @@ PROJECT_FIELDS = tuple(
 
 
 def _epoch_key(kind: str, ident) -> str:
-    return f"authcache:epoch:{kind}:{ident}"
+    return f"memo:epoch:{kind}:{ident}"
 
 
 def _bump(kind: str, ident) -> None:
@@ -111,7 +122,7 @@ def _peek(entry_key: str):
 
 
 def _token_key(digest: str) -> str:
-    return f"authcache:token:{digest}"
+    return f"memo:token:{digest}"
 
 
 def token_get(digest: str, key: str) -> tuple[tuple | None, list | None]:
@@ -157,7 +168,7 @@ def token_put(epochs: list | None, user, token: ApiToken) -> None:
 
 
 def _project_key(user_pk, public_id) -> str:
-    return f"authcache:project:{user_pk}:{public_id}"
+    return f"memo:project:{user_pk}:{public_id}"
 
 
 def project_get(user_pk, public_id) -> tuple[CloudProject | None, list | None]:
@@ -179,28 +190,79 @@ def _project_epoch_keys(user_pk, public_id) -> list[str]:
     return [_epoch_key("user", user_pk), _epoch_key("project", public_id)]
 
 
+# ---- the session's user (pages) ------------------------------------------------------------------
+
+
+def _session_user_key(user_pk) -> str:
+    return f"memo:session-user:{user_pk}"
+
+
+def session_user(request):
+    """`django.contrib.auth.get_user(request)`, answered from the memo while the user's epoch
+    holds and the session carries the same session hash (so a password change, which changes the
+    hash, or a logout elsewhere still ends the session). The memo keeps the hash Django compares,
+    never the password hash it is made from; the user comes back with `password` deferred."""
+    session = request.session
+    try:
+        user_pk = session[SESSION_KEY]
+        backend = session[BACKEND_SESSION_KEY]
+    except KeyError:
+        return get_user(request)
+    key = _session_user_key(user_pk)
+    data, epochs = _read(key, [_epoch_key("user", user_pk)])
+    if (
+        data is not None
+        and backend in settings.AUTHENTICATION_BACKENDS
+        and constant_time_compare(session.get(HASH_SESSION_KEY) or "", data[1])
+    ):
+        User = get_user_model()
+        return User.from_db(router.db_for_read(User), USER_FIELDS, data[0])
+    user = get_user(request)
+    if user.is_authenticated:
+        values = tuple(getattr(user, field) for field in USER_FIELDS)
+        _write(key, epochs, (values, user.get_session_auth_hash()))
+    return user
+
+
+# ---- whether a task is watched (pages) -----------------------------------------------------------
+
+
+def _tracked_ident(project_pk, service: str, task_id: str) -> str:
+    return f"{project_pk}:{service}:{task_id}"
+
+
+def watched_get(project_pk, service: str, task_id: str) -> tuple[bool | None, list | None]:
+    ident = _tracked_ident(project_pk, service, task_id)
+    return _read(f"memo:watched:{ident}", [_epoch_key("tracked", ident)])
+
+
+def watched_put(epochs: list | None, project_pk, service: str, task_id: str, watched) -> None:
+    _write(f"memo:watched:{_tracked_ident(project_pk, service, task_id)}", epochs, watched)
+
+
 # ---- read-ahead ----------------------------------------------------------------------------------
 
 
-def readahead_guess(digest: str, public_id) -> tuple[list[str], int | None, CloudProject | None]:
-    """What a request presenting this token digest for this project will read here: the epoch
-    keys, the user the token belonged to and that user's project as this process last saw them.
-    A guess for tasks.readahead only: nothing in it is checked yet."""
-    keys = [_epoch_key("token", digest)]
+def token_guess(digest: str) -> tuple[list[str], int | None]:
+    """The epoch key a request presenting this token digest reads here, and the user the token
+    belonged to when this process last saw it (a guess for tasks.readahead: unchecked)."""
     token_data = _peek(_token_key(digest))
-    if token_data is None:
-        return keys, None, None
-    user_pk = token_data[0][USER_FIELDS.index("id")]
-    if public_id is None:
-        return keys, user_pk, None
-    keys += _project_epoch_keys(user_pk, public_id)
-    project_data = _peek(_project_key(user_pk, public_id))
-    if project_data is None:
-        return keys, user_pk, None
-    project = CloudProject.from_db(
-        router.db_for_read(CloudProject), PROJECT_FIELDS, project_data[1]
-    )
-    return keys, user_pk, project
+    user_pk = None if token_data is None else token_data[0][USER_FIELDS.index("id")]
+    return [_epoch_key("token", digest)], user_pk
+
+
+def project_guess(user_pk, public_id) -> tuple[list[str], CloudProject | None]:
+    """The epoch keys get_project_for_user reads for this user and project, and the project as
+    this process last saw it (a guess for tasks.readahead: unchecked)."""
+    keys = _project_epoch_keys(user_pk, public_id)
+    data = _peek(_project_key(user_pk, public_id))
+    if data is None:
+        return keys, None
+    return keys, CloudProject.from_db(router.db_for_read(CloudProject), PROJECT_FIELDS, data[1])
+
+
+def watched_epoch_key(project_pk, service: str, task_id: str) -> str:
+    return _epoch_key("tracked", _tracked_ident(project_pk, service, task_id))
 
 
 # ---- invalidation --------------------------------------------------------------------------------
@@ -227,11 +289,16 @@ def _project_changed(sender, instance, **kwargs) -> None:
     _bump("project", instance.public_id)
 
 
+def _tracked_changed(sender, instance, **kwargs) -> None:
+    _bump("tracked", _tracked_ident(instance.project_id, instance.service, instance.task_id))
+
+
 def connect() -> None:
     """Called from TasksConfig.ready()."""
     User = get_user_model()
     for signal in (post_save, post_delete):
-        signal.connect(_token_changed, sender=ApiToken, dispatch_uid="authcache-token")
-        signal.connect(_user_changed, sender=User, dispatch_uid="authcache-user")
-        signal.connect(_membership_changed, sender=Membership, dispatch_uid="authcache-member")
-        signal.connect(_project_changed, sender=CloudProject, dispatch_uid="authcache-project")
+        signal.connect(_token_changed, sender=ApiToken, dispatch_uid="memo-token")
+        signal.connect(_user_changed, sender=User, dispatch_uid="memo-user")
+        signal.connect(_membership_changed, sender=Membership, dispatch_uid="memo-member")
+        signal.connect(_project_changed, sender=CloudProject, dispatch_uid="memo-project")
+        signal.connect(_tracked_changed, sender=TrackedTask, dispatch_uid="memo-tracked")
