@@ -66,7 +66,18 @@ class UserLanguageMiddleware:
 
 class MemoAuthenticationMiddleware(AuthenticationMiddleware):
     """Django's, with `request.user` from tasks.memo.session_user: no query while the user and
-    the session are unchanged."""
+    the session are unchanged, and the session and the user's epoch read in one round trip
+    (tasks.readahead; the session store reads through it, see portal.sessions)."""
+
+    def __call__(self, request):
+        session_key = request.session.session_key
+        if session_key is None:
+            return super().__call__(request)
+        from tasks.memo import session_guess
+        from tasks.readahead import readahead
+
+        with readahead([request.session.cache_key, *session_guess(session_key)]):
+            return super().__call__(request)
 
     def process_request(self, request):
         super().process_request(request)

@@ -25,6 +25,7 @@ Nothing secret is kept in an entry: no key, password hash or `*_enc` column (CON
 Secrets); the shared cache holds nothing but random epochs.
 """
 
+import hashlib
 import secrets
 import time
 
@@ -78,6 +79,7 @@ def _epoch_key(kind: str, ident) -> str:
 
 def _bump(kind: str, ident) -> None:
     key = _epoch_key(kind, ident)
+    readahead.forget(key)
     cache.set(key, secrets.token_hex(8), EPOCH_TTL)
     # Again once the change is visible to other connections: a concurrent fill that read the old
     # rows after the first bump is orphaned by this one.
@@ -221,7 +223,20 @@ def session_user(request):
     if user.is_authenticated:
         values = tuple(getattr(user, field) for field in USER_FIELDS)
         _write(key, epochs, (values, user.get_session_auth_hash()))
+        _local[_session_guess_key(session.session_key)] = (None, 0.0, user.pk)
     return user
+
+
+def _session_guess_key(session_key: str) -> str:
+    # Hashed: a session key is a credential and is not kept, even in memory.
+    return "memo:session-guess:" + hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def session_guess(session_key: str) -> list[str]:
+    """The epoch key session_user will read for this session, as far as this process knows (a
+    guess for tasks.readahead: unchecked)."""
+    user_pk = _peek(_session_guess_key(session_key))
+    return [] if user_pk is None else [_epoch_key("user", user_pk)]
 
 
 # ---- whether a task is watched (pages) -----------------------------------------------------------

@@ -41,15 +41,24 @@ def readahead(keys: Iterable[str], counters: Iterable[tuple[str, int]] = ()) -> 
 
 
 def get_many(keys: list[str]) -> dict[str, Any]:
-    """`cache.get_many(keys)`, answered from the batch when it read every one of them."""
+    """`cache.get_many(keys)`, answered from the batch when it read every one of them. Each
+    value is served once: a second read of a key asks the cache (it may have changed since)."""
     batch = _batch.get()
     if batch is not None and all(key in batch for key in keys):
-        return {key: batch[key] for key in keys if batch[key] is not _ABSENT}
+        values = [(key, batch.pop(key)) for key in keys]
+        return {key: value for key, value in values if value is not _ABSENT}
     return cache.get_many(keys)
 
 
 def get(key: str) -> Any:
     return get_many([key]).get(key)
+
+
+def forget(key: str) -> None:
+    """A write to `key` during the request: its value in the batch is out of date."""
+    batch = _batch.get()
+    if batch is not None:
+        batch.pop(key, None)
 
 
 def counted(key: str) -> int | None:

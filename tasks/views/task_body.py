@@ -2,9 +2,9 @@
 output, service configuration, region of interest, raw JSON).
 
 It depends only on the stored version (snapshot) and the language, so it is rendered once per
-pair and kept in the cache for BODY_TTL seconds: a warm page renders only its frame (header,
-source line, buttons). The relative ages in it ("3 days ago") can be up to BODY_TTL old; the page
-script keeps them current anyway.
+pair and kept in the cache for BODY_TTL seconds next to the task: a warm page renders only its
+frame (header, source line, buttons). The relative ages in it ("3 days ago") can be up to
+BODY_TTL old; the page script keeps them current anyway.
 """
 
 from __future__ import annotations
@@ -29,23 +29,30 @@ MAX_INLINE = 300
 BODY_TTL = 60
 
 
-def body_cache_key(snapshot_id: int | None, language: str) -> str | None:
-    """Where the body of this stored version is kept in this language (None: not kept)."""
-    return f"taskbody:{snapshot_id}:{language}" if snapshot_id else None
+def body_cache_key(task_key: str, language: str) -> str:
+    """Where the body of the task cached under `task_key` is kept in this language; the value
+    says which stored version it shows, so the key is known before the task is read."""
+    return f"taskbody:{task_key}:{language}"
 
 
-def task_body_html(result: TaskResult, *, service: str, task_id: str, view: TaskView) -> SafeString:
+def task_body_html(
+    result: TaskResult, *, task_key: str | None, service: str, task_id: str, view: TaskView
+) -> SafeString:
+    """The body of `result`, from the cache when it holds this version's; `task_key=None` for a
+    result that is not the task's cached one (an older stored version): rendered, not kept."""
     language = translation.get_language()
-    key = body_cache_key(result.meta.get("snapshot_id"), language)
-    html = readahead.get(key) if key else None
-    if html is None:
-        html = render_to_string(
-            "tasks/_task_body.html",
-            _body_context(result, service=service, task_id=task_id, view=view, language=language),
-        )
-        if key:
-            cache.set(key, html, BODY_TTL)
-    return mark_safe(html)  # noqa: S308 - our own template rendered it, escaping every value
+    snapshot_id = result.meta.get("snapshot_id")
+    key = body_cache_key(task_key, language) if task_key and snapshot_id else None
+    kept = readahead.get(key) if key else None
+    if kept is not None and kept[0] == snapshot_id:
+        return mark_safe(kept[1])  # noqa: S308 - our own template rendered it, escaping every value
+    html = render_to_string(
+        "tasks/_task_body.html",
+        _body_context(result, service=service, task_id=task_id, view=view, language=language),
+    )
+    if key:
+        cache.set(key, (snapshot_id, html), BODY_TTL)
+    return mark_safe(html)  # noqa: S308 - as above
 
 
 def _body_context(

@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -37,8 +38,8 @@ from tasks.services.task_list import task_list_upstream
 from tasks.services.watch import task_watch
 from tasks.vas.errors import VasError
 from tasks.vas.parsing import KNOWN_SERVICES, TaskView
+from tasks.views.task_body import body_cache_key, task_body_html
 from tasks.views.task_body import inline as _inline
-from tasks.views.task_body import task_body_html
 
 RECENT_TASKS = 10
 HISTORY_PAGE_SIZE = 20
@@ -390,8 +391,10 @@ def _readahead_keys(user, public_id, service: str, task_id: str) -> list[str]:
     """The cache keys a warm detail page reads, so that they come in one round trip."""
     keys, project = memo.project_guess(user.pk, public_id)
     if project is not None and IDENTIFIER.match(service) and IDENTIFIER.match(task_id):
+        task_key = task_cache_key(project, service, task_id)
         keys += [
-            task_cache_key(project, service, task_id),
+            task_key,
+            body_cache_key(task_key, translation.get_language()),
             memo.watched_epoch_key(project.pk, service, task_id),
         ]
     return keys
@@ -421,7 +424,13 @@ def _detail_context(
         "meta": meta,
         "watched": _watched(project, service, task_id, result),
         "is_admin": project.role == Role.ADMIN,
-        "body": task_body_html(result, service=service, task_id=task_id, view=view),
+        "body": task_body_html(
+            result,
+            task_key=None if snapshot else task_cache_key(project, service, task_id),
+            service=service,
+            task_id=task_id,
+            view=view,
+        ),
         "snapshot": snapshot,
         "is_latest": snapshot is None or snapshot.pk == latest_snapshot_id,
     }
