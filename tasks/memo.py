@@ -28,6 +28,7 @@ Secrets); the shared cache holds nothing but random epochs.
 import hashlib
 import secrets
 import time
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import (
@@ -266,14 +267,23 @@ def token_guess(digest: str) -> tuple[list[str], int | None]:
     return [_epoch_key("token", digest)], user_pk
 
 
-def project_guess(user_pk, public_id) -> tuple[list[str], CloudProject | None]:
-    """The epoch keys get_project_for_user reads for this user and project, and the project as
-    this process last saw it (a guess for tasks.readahead: unchecked)."""
+class ProjectGuess(NamedTuple):
+    """What a cache key of a project's data needs (see tasks.services.task_fetch.task_cache_key)."""
+
+    pk: int
+    credentials_version: int
+
+
+def project_guess(user_pk, public_id) -> tuple[list[str], ProjectGuess | None]:
+    """The epoch keys get_project_for_user reads for this user and project, and the project's
+    id and credentials version as this process last saw them (a guess for tasks.readahead:
+    unchecked)."""
     keys = _project_epoch_keys(user_pk, public_id)
     data = _peek(_project_key(user_pk, public_id))
     if data is None:
         return keys, None
-    return keys, CloudProject.from_db(router.db_for_read(CloudProject), PROJECT_FIELDS, data[1])
+    values = dict(zip(PROJECT_FIELDS, data[1], strict=True))
+    return keys, ProjectGuess(values["id"], values["credentials_version"])
 
 
 def watched_epoch_key(project_pk, service: str, task_id: str) -> str:

@@ -91,7 +91,7 @@ class ProjectScopedMixin:
         with readahead(keys, counters):
             return super().dispatch(request, *args, **kwargs)
 
-    def readahead_keys(self, request, project: CloudProject) -> list[str]:
+    def readahead_keys(self, request, project) -> list[str]:
         return []
 
 
@@ -388,7 +388,7 @@ class _TaskView(ProjectScopedMixin, APIView):
             project=project, service=service, task_id=task_id, refresh=refresh, actor=request.user
         )
 
-    def readahead_keys(self, request, project: CloudProject) -> list[str]:
+    def readahead_keys(self, request, project) -> list[str]:
         return [task_cache_key(project, self.kwargs["service"], self.kwargs["task_id"])]
 
 

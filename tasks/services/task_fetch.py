@@ -97,8 +97,10 @@ def validate_identifiers(*, service: str, task_id: str) -> None:
         )
 
 
-def task_cache_key(project: CloudProject, service: str, task_id: str) -> str:
-    # The credentials version is part of the key: replaced credentials never see old answers.
+def task_cache_key(project, service: str, task_id: str) -> str:
+    """Where the task is cached; `project` is a CloudProject or anything with its `pk` and
+    `credentials_version` (tasks.memo.ProjectGuess). The credentials version is part of the
+    key: replaced credentials never see old answers."""
     return f"task:{project.pk}:{project.credentials_version}:{service}:{task_id}"
 
 

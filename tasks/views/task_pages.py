@@ -387,6 +387,18 @@ def _watched(project: CloudProject, service: str, task_id: str, result: TaskResu
     return watched
 
 
+def _task_urls(project: CloudProject, service: str, task_id: str) -> dict[str, str]:
+    """The page's links, each reversed once (the template would reverse some twice)."""
+    task = {"project": project.public_id, "service": service, "task_id": task_id}
+    return {
+        "project": reverse("project_detail", kwargs={"project": project.public_id}),
+        "browse": reverse("task_browse", kwargs={"project": project.public_id, "service": service}),
+        "detail": reverse("task_detail", kwargs=task),
+        "history": reverse("task_history", kwargs=task),
+        "watch": reverse("task_watch", kwargs=task),
+    }
+
+
 def _readahead_keys(user, public_id, service: str, task_id: str) -> list[str]:
     """The cache keys a warm detail page reads, so that they come in one round trip."""
     keys, project = memo.project_guess(user.pk, public_id)
@@ -423,6 +435,7 @@ def _detail_context(
         "task": view,
         "meta": meta,
         "watched": _watched(project, service, task_id, result),
+        "urls": _task_urls(project, service, task_id),
         "is_admin": project.role == Role.ADMIN,
         "body": task_body_html(
             result,
