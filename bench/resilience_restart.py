@@ -41,7 +41,7 @@ def main() -> None:
         from tasks.locks import NamedLock, _redis_client
         from tasks.models import TaskSnapshot, TrackedTask
         from tasks.services.snapshots import content_hash
-        from tasks.services.task_fetch import LOCK_TIMEOUT, _cache_key
+        from tasks.services.task_fetch import LOCK_TIMEOUT, task_cache_key
 
         assert stack.get_task(task_id).status == 200
         time.sleep(TTL + 0.5)
@@ -62,7 +62,7 @@ def main() -> None:
             raise RuntimeError("no worker was talking to the simulator")
         os.kill(victim, signal.SIGKILL)
         killed_at = time.monotonic()
-        lock_key = NamedLock(_cache_key(stack.project, "c-face-edge", task_id), timeout=1).name
+        lock_key = NamedLock(task_cache_key(stack.project, "c-face-edge", task_id), timeout=1).name
         client = _redis_client()
         lock_ttl = None
         if client is not None:

@@ -32,3 +32,21 @@ class RedisCache(django_redis.RedisCache):
     def redis(self):
         """The redis-py client behind this cache (for pipelines, locks and Lua)."""
         return self._cache.get_client(write=True)
+
+    def read_and_count(self, keys, counters):
+        """({key: value} of `keys` that exist, {key: count} after INCR of each `(key, expire)`
+        counter): one pipelined round trip. Keys are unprefixed, as for get_many()."""
+        pipe = self.redis().pipeline(transaction=False)
+        if keys:
+            pipe.mget([self.make_and_validate_key(key) for key in keys])
+        for key, expire in counters:
+            pipe.incr(self.make_and_validate_key(key))
+            pipe.expire(self.make_and_validate_key(key), expire)
+        replies = pipe.execute() if keys or counters else []
+        loads = self._cache._serializer.loads
+        found = {}
+        if keys:
+            found = {k: loads(v) for k, v in zip(keys, replies[0], strict=True) if v is not None}
+            replies = replies[1:]
+        counts = {key: replies[2 * i] for i, (key, _expire) in enumerate(counters)}
+        return found, counts

@@ -1,7 +1,9 @@
-"""The signed-in user's saved interface language, for visits without the language cookie."""
+"""The session's user from the memo, and the signed-in user's saved interface language."""
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.utils import translation
+from django.utils.functional import SimpleLazyObject
 
 #: Where the user's saved language is remembered for the session ("" = none saved), so the
 #: preference is read from the database once per session, not on every request.
@@ -60,3 +62,31 @@ class UserLanguageMiddleware:
             session[SESSION_KEY] = saved or ""
         language = session[SESSION_KEY]
         return language if language in dict(settings.LANGUAGES) else None
+
+
+class MemoAuthenticationMiddleware(AuthenticationMiddleware):
+    """Django's, with `request.user` from tasks.memo.session_user: no query while the user and
+    the session are unchanged, and the session and the user's epoch read in one round trip
+    (tasks.readahead; the session store reads through it, see portal.sessions)."""
+
+    def __call__(self, request):
+        session_key = request.session.session_key
+        if session_key is None:
+            return super().__call__(request)
+        from tasks.memo import session_guess
+        from tasks.readahead import readahead
+
+        with readahead([request.session.cache_key, *session_guess(session_key)]):
+            return super().__call__(request)
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _session_user(request))
+
+
+def _session_user(request):
+    if not hasattr(request, "_cached_user"):
+        from tasks.memo import session_user
+
+        request._cached_user = session_user(request)
+    return request._cached_user

@@ -5,13 +5,14 @@ from django.views.generic import RedirectView
 from portal import views
 
 urlpatterns = [
+    # The busiest first: Django tries the patterns in order.
+    path("api/", include("tasks.api.urls")),
+    path("", include("tasks.urls")),
     path("", RedirectView.as_view(url="/projects/", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("api/", include("tasks.api.urls")),
-    path("", include("tasks.urls")),
 ]
 
 handler400 = "portal.views.bad_request"

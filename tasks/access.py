@@ -11,14 +11,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from tasks import authcache
+from tasks import memo
 from tasks.models import CloudProject, Membership, Role
 
 
 def get_project_for_user(user, public_id) -> CloudProject:
     """The project with `public_id` if `user` may see it, with `.role` set; else Http404.
 
-    Memoised in the shared cache (tasks.authcache; invalidated by membership, project and user
+    Memoised in the shared cache (tasks.memo; invalidated by membership, project and user
     changes); on a miss one indexed query: the membership joined to its project (superusers: the
     project alone). A project from the memo loads its secret columns only when they are used.
     """
@@ -28,7 +28,7 @@ def get_project_for_user(user, public_id) -> CloudProject:
         public_id = uuid.UUID(str(public_id))
     except ValueError:
         raise Http404(_("No such project.")) from None
-    project, epochs = authcache.project_get(user.pk, public_id)
+    project, epochs = memo.project_get(user.pk, public_id)
     if project is not None:
         return project
     # `user.is_superuser` was read before the epochs were: the memo keeps only answers the
@@ -49,7 +49,7 @@ def get_project_for_user(user, public_id) -> CloudProject:
         # Not memoised: a 404 costs the query each time, and nothing is left to invalidate.
         raise Http404(_("No such project.")) from None
     if confirmed:
-        authcache.project_put(epochs, user.pk, project)
+        memo.project_put(epochs, user.pk, project)
     return project
 
 

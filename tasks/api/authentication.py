@@ -6,13 +6,27 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from knox import auth as knox_auth
 from knox.crypto import hash_token
+from knox.settings import knox_settings
 from rest_framework import exceptions
+from rest_framework.authentication import get_authorization_header
 
-from tasks import authcache
+from tasks import memo
 from tasks.models import ApiToken
 
 #: "Last used" is written at most this often per token, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def presented_digest(request) -> str | None:
+    """The digest of the `Authorization: Token <key>` a request presents, else None (unchecked:
+    for tasks.readahead's guesses only)."""
+    parts = get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0] != knox_settings.AUTH_HEADER_PREFIX.encode():
+        return None
+    try:
+        return hash_token(parts[1].decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
 
 
 class TokenAuthentication(knox_auth.TokenAuthentication):
@@ -26,14 +40,14 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         # The memo is keyed by the presented key's digest: only an exact digest match finds one.
         digest = hash_token(key)
-        cached, epochs = authcache.token_get(digest, key)
+        cached, epochs = memo.token_get(digest, key)
         if cached is None:
             try:
                 user, auth_token = super().authenticate_credentials(token)
             except exceptions.AuthenticationFailed:
-                authcache.token_forget(digest)  # no epoch key left behind per junk key tried
+                memo.token_forget(digest)  # no epoch key left behind per junk key tried
                 raise
-            authcache.token_put(epochs, user, auth_token)
+            memo.token_put(epochs, user, auth_token)
             return user, auth_token
         user, auth_token = cached
         if self._cleanup_token(auth_token):  # expired: deleted, which invalidates the entry
@@ -41,7 +55,7 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
         last_used_at = auth_token.last_used_at
         user, auth_token = self.validate_user(auth_token)
         if auth_token.last_used_at != last_used_at:
-            authcache.token_put(epochs, user, auth_token)
+            memo.token_put(epochs, user, auth_token)
         return user, auth_token
 
     def _cleanup_token(self, auth_token: ApiToken) -> bool:

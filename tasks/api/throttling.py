@@ -8,7 +8,7 @@ the API share one budget per user; it answers 429 `throttled` like this throttle
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
-from tasks.ratelimit import rate_hit
+from tasks.ratelimit import rate_hit, window
 
 
 class ApiRateThrottle(BaseThrottle):
@@ -21,6 +21,11 @@ class ApiRateThrottle(BaseThrottle):
             ident = f"addr:{self.get_ident(request)}"
         self._wait = rate_hit(f"api:{ident}", settings.PORTAL_API_RATE)
         return self._wait is None
+
+    @staticmethod
+    def user_window(user_pk) -> tuple[str, int]:
+        """The counter a request of this user will bump (for tasks.readahead)."""
+        return window(f"api:user:{user_pk}", settings.PORTAL_API_RATE)
 
     def wait(self) -> float | None:
         return self._wait

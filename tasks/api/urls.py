@@ -6,6 +6,16 @@ from tasks.api import views
 TASK = "v1/projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
 urlpatterns = [
+    # The busiest first: Django tries the patterns in order.
+    path(TASK, views.TaskDetailView.as_view(), name="api-task"),
+    path(TASK + "roi/", views.TaskRoiView.as_view(), name="api-task-roi"),
+    path(TASK + "watch/", views.TaskWatchView.as_view(), name="api-task-watch"),
+    path(TASK + "snapshots/", views.SnapshotListView.as_view(), name="api-snapshots"),
+    path(
+        TASK + "snapshots/<int:snapshot>/",
+        views.SnapshotDetailView.as_view(),
+        name="api-snapshot",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the CSP forbids inline scripts. Swagger
     # UI itself comes from drf-spectacular-sidecar's static files (no outside network).
@@ -38,14 +48,5 @@ urlpatterns = [
         "v1/projects/<uuid:project>/services/<str:service>/tasks/",
         views.UpstreamTaskListView.as_view(),
         name="api-upstream-tasks",
-    ),
-    path(TASK, views.TaskDetailView.as_view(), name="api-task"),
-    path(TASK + "roi/", views.TaskRoiView.as_view(), name="api-task-roi"),
-    path(TASK + "watch/", views.TaskWatchView.as_view(), name="api-task-watch"),
-    path(TASK + "snapshots/", views.SnapshotListView.as_view(), name="api-snapshots"),
-    path(
-        TASK + "snapshots/<int:snapshot>/",
-        views.SnapshotDetailView.as_view(),
-        name="api-snapshot",
     ),
 ]

@@ -15,10 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tasks import selectors
+from tasks import memo, selectors
 from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
 from tasks.api import serializers as s
-from tasks.api.authentication import TokenAuthentication
+from tasks.api.authentication import TokenAuthentication, presented_digest
 from tasks.api.schema import (
     ADMIN,
     COMMON,
@@ -30,10 +30,12 @@ from tasks.api.schema import (
     WRITE,
     error_responses,
 )
+from tasks.api.throttling import ApiRateThrottle
 from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
+from tasks.readahead import readahead
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
-from tasks.services.task_fetch import IDENTIFIER, task_fetch, validate_identifiers
+from tasks.services.task_fetch import IDENTIFIER, task_cache_key, task_fetch, validate_identifiers
 from tasks.services.task_list import task_list_upstream
 from tasks.services.tokens import token_create
 from tasks.services.watch import task_watch
@@ -60,7 +62,11 @@ TASK_PARAMS = [PROJECT_PARAM, SERVICE_PARAM, TASK_PARAM]
 
 class ProjectScopedMixin:
     """`self.get_project()`: the URL's project if the user may see it (with `.role`), else 404;
-    `self.get_project(admin=True)`: 403 for a viewer."""
+    `self.get_project(admin=True)`: 403 for a viewer.
+
+    A token-authenticated request reads its token, user and project epochs, any keys
+    `readahead_keys()` names and bumps its rate counter in one cache round trip (tasks.readahead).
+    """
 
     request: Request
     kwargs: dict
@@ -68,6 +74,25 @@ class ProjectScopedMixin:
     def get_project(self, *, admin: bool = False) -> CloudProject:
         find = get_admin_project_for_user if admin else get_project_for_user
         return find(self.request.user, self.kwargs["project"])
+
+    def dispatch(self, request, *args, **kwargs):
+        digest = presented_digest(request)
+        if digest is None:
+            return super().dispatch(request, *args, **kwargs)
+        keys, user_pk = memo.token_guess(digest)
+        counters = []
+        if user_pk is not None:
+            counters.append(ApiRateThrottle.user_window(user_pk))
+            if "project" in kwargs:
+                project_keys, project = memo.project_guess(user_pk, kwargs["project"])
+                keys += project_keys
+                if project is not None:
+                    keys += self.readahead_keys(request, project)
+        with readahead(keys, counters):
+            return super().dispatch(request, *args, **kwargs)
+
+    def readahead_keys(self, request, project) -> list[str]:
+        return []
 
 
 def _fake(view) -> bool:
@@ -354,15 +379,17 @@ class UpstreamTaskListView(ProjectScopedMixin, APIView):
 class _TaskView(ProjectScopedMixin, APIView):
     def fetch(self, request: Request, service: str, task_id: str):
         project = self.get_project()
-        query = s.TaskQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        refresh = False
+        if request.query_params:
+            query = s.TaskQuerySerializer(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            refresh = query.validated_data["refresh"]
         return task_fetch(
-            project=project,
-            service=service,
-            task_id=task_id,
-            refresh=query.validated_data["refresh"],
-            actor=request.user,
+            project=project, service=service, task_id=task_id, refresh=refresh, actor=request.user
         )
+
+    def readahead_keys(self, request, project) -> list[str]:
+        return [task_cache_key(project, self.kwargs["service"], self.kwargs["task_id"])]
 
 
 _TASK_ERRORS = error_responses(*PROJECT, "invalid", *UPSTREAM)

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tasks import readahead
 from tasks.errors import CredentialsUnavailable, InvalidIdentifier, PortalError
 from tasks.locks import NamedLock
 from tasks.models import CloudProject, TaskSnapshot, TrackedTask
@@ -96,8 +97,10 @@ def validate_identifiers(*, service: str, task_id: str) -> None:
         )
 
 
-def _cache_key(project: CloudProject, service: str, task_id: str) -> str:
-    # The credentials version is part of the key: replaced credentials never see old answers.
+def task_cache_key(project, service: str, task_id: str) -> str:
+    """Where the task is cached; `project` is a CloudProject or anything with its `pk` and
+    `credentials_version` (tasks.memo.ProjectGuess). The credentials version is part of the
+    key: replaced credentials never see old answers."""
     return f"task:{project.pk}:{project.credentials_version}:{service}:{task_id}"
 
 
@@ -291,13 +294,13 @@ def task_fetch(
             actor=actor, project=project, action="task.refreshed", service=service, task_id=task_id
         )
     now = time.time()
-    key = _cache_key(project, service, task_id)
+    key = task_cache_key(project, service, task_id)
     if project.cache_ttl <= 0:
         return _fetch_upstream(
             project=project, service=service, task_id=task_id, key=key, entry=None, now=now
         )
 
-    entry = cache.get(key)
+    entry = readahead.get(key)
     if entry is not None and not refresh and now - entry["fetched_at"] < project.cache_ttl:
         return _result(entry, "cache", now)
 

@@ -17,8 +17,8 @@ def task_watch(
         tracked = TrackedTask.objects.get(project=project, service=service, task_id=task_id)
     with transaction.atomic():
         if tracked.watched != watched:
-            TrackedTask.objects.filter(pk=tracked.pk).update(watched=watched)
             tracked.watched = watched
+            tracked.save(update_fields=["watched"])  # a save: tasks.memo sees the change
             audit_record(
                 actor=actor,
                 project=project,

@@ -6,7 +6,6 @@ portal error becomes a readable page with what to do next (`render_task_error`),
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -17,27 +16,33 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tasks import i18n, selectors
+from tasks import i18n, memo, selectors
 from tasks.access import get_admin_project_for_user, get_project_for_user
 from tasks.errors import PortalError
 from tasks.forms_tasks import TaskFilterForm, TaskLookupForm
-from tasks.models import CloudProject, Role
-from tasks.roi import MAX_POINTS_FOR_CROSSING_CHECK, is_self_intersecting, polygon_area
-from tasks.services.task_fetch import TaskResult, task_fetch, validate_identifiers
+from tasks.models import CloudProject, Role, TrackedTask
+from tasks.readahead import readahead
+from tasks.services.task_fetch import (
+    IDENTIFIER,
+    TaskResult,
+    task_cache_key,
+    task_fetch,
+    validate_identifiers,
+)
 from tasks.services.task_list import task_list_upstream
 from tasks.services.watch import task_watch
-from tasks.templatetags.task_extras import display_value, masked_headers
 from tasks.vas.errors import VasError
-from tasks.vas.parsing import KNOWN_SERVICES, REDACTED, SERVICE_CONFIG_KEYS, TaskView
+from tasks.vas.parsing import KNOWN_SERVICES, TaskView
+from tasks.views.task_body import body_cache_key, task_body_html
+from tasks.views.task_body import inline as _inline
 
 RECENT_TASKS = 10
 HISTORY_PAGE_SIZE = 20
-#: Longest value shown inline in tables; the raw JSON has the rest.
-MAX_INLINE = 300
 
 
 # --------------------------------------------------------------------------- errors
@@ -361,144 +366,50 @@ def task_browse(request: HttpRequest, project, service: str) -> HttpResponse:
 # --------------------------------------------------------------------------- detail
 
 
-def _inline(value: Any) -> str:
-    text = display_value(value)
-    return text if len(text) <= MAX_INLINE else text[: MAX_INLINE - 1] + "…"
-
-
-def _fields(item: dict[str, Any], *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    out = []
-    for key, value in item.items():
-        if key in skip:
-            continue
-        if key in ("password", "token", "secret"):
-            value = REDACTED
-        out.append((str(key), _inline(value)))
-    return out
-
-
-def _config_items(common: dict[str, Any]) -> list[dict[str, Any]]:
-    items = []
-    for key, value in common.items():
-        known = SERVICE_CONFIG_KEYS.get(key)
-        items.append(
-            {
-                "key": key,
-                "value": _inline(value),
-                "known": known is not None,
-                "label": _(known[0]) if known else "",
-                "unit": i18n.unit_label(known[1]) if known else "",
-                "help": _(known[2]) if known else "",
-            }
-        )
-    return items
-
-
-def _outputs(view: TaskView) -> list[dict[str, Any]]:
-    outputs = []
-    for kind, out in view.outputs.items():
-        categories = out.get("data_category")
-        outputs.append(
-            {
-                "kind": kind,
-                "fields": _fields(out, skip=("data_category", "headers")),
-                "headers": masked_headers(out.get("headers")),
-                "categories": [display_value(c) for c in categories]
-                if isinstance(categories, list)
-                else ([] if categories is None else [display_value(categories)]),
-            }
-        )
-    return outputs
-
-
-def _inputs(view: TaskView) -> list[dict[str, Any]]:
-    return [
-        {"fields": _fields(item, skip=("headers",)), "headers": masked_headers(item.get("headers"))}
-        for item in view.inputs
-    ]
-
-
-def _line_role(shape: dict[str, Any]) -> str:
-    props = shape.get("properties") if isinstance(shape.get("properties"), dict) else {}
-    kind = props.get("type")
-    if kind in (0, "0"):
-        return _("approach line")
-    if kind in (1, "1"):
-        return _("leaving line")
-    return _("line")
-
-
-def _roi_rows(roi: dict[str, Any]) -> list[dict[str, Any]]:
-    frame = roi.get("frame") or {}
-    frame_area = (frame.get("width") or 0) * (frame.get("height") or 0)
-    rows = []
-    for index, shape in enumerate(roi.get("shapes") or []):
-        points = shape.get("points") or []
-        polygon = shape.get("kind") == "polygon"
-        # The shoelace area of a polygon whose edges cross counts parts twice: not shown.
-        crossing = (
-            polygon
-            and len(points) <= MAX_POINTS_FOR_CROSSING_CHECK
-            and is_self_intersecting(points)
-        )
-        area = polygon_area(points) if polygon and not crossing else None
-        rows.append(
-            {
-                "index": index,
-                "number": index + 1,
-                "swatch": index % 12,
-                "kind": _("polygon") if polygon else _line_role(shape),
-                "name": shape.get("name") or "",
-                "points": " ".join(f"({display_value(x)}, {display_value(y)})" for x, y in points),
-                "point_count": len(points),
-                "area": round(area) if area is not None else None,
-                "crossing": crossing,
-                "percent": round(100 * area / frame_area, 1) if area and frame_area else None,
-                "properties": display_value(shape["properties"]) if shape.get("properties") else "",
-            }
-        )
-    return rows
-
-
-def _roi_label(roi: dict[str, Any]) -> str:
-    frame = roi.get("frame") or {}
-    shapes = roi.get("shapes") or []
-    polygons = sum(1 for s in shapes if s.get("kind") == "polygon")
-    lines = len(shapes) - polygons
-    size = {"w": frame.get("width"), "h": frame.get("height")}
-    if not shapes:
-        if roi.get("whole_frame"):
-            return _("Region of interest: the whole frame (assumed %(w)s×%(h)s).") % size
-        return _("Region of interest: nothing could be drawn (assumed %(w)s×%(h)s frame).") % size
-    return _(
-        "Region of interest on an assumed %(w)s×%(h)s frame: %(polygons)d polygon(s) and "
-        "%(lines)d line(s)."
-    ) % {**size, "polygons": polygons, "lines": lines}
-
-
-def _roi_strings() -> dict[str, str]:
-    """The canvas' own words, translated here so the script holds none."""
-    return {
-        "whole_frame": _("Whole frame"),
-        "assumed": _("(assumed)"),
-        "approach": _("approach line"),
-        "leave": _("leaving line"),
-        "line": _("line"),
-        "polygon": _("polygon"),
-        "min_size": _("min"),
-        "max_size": _("max"),
-        "copied": _("Coordinates copied to the clipboard."),
-        "copy_failed": _("Copy failed: select the coordinates in the table instead."),
-        "png_ready": _("PNG downloaded."),
-        "png_failed": _("The image could not be made."),
-    }
-
-
 def _tracked(project: CloudProject, service: str, task_id: str):
     try:
         return selectors.get_tracked_task(project, service, task_id)
     except Http404:
         return None
+
+
+def _watched(project: CloudProject, service: str, task_id: str, result: TaskResult) -> bool:
+    if result.tracked is not None:
+        return result.tracked.watched
+    watched, epochs = memo.watched_get(project.pk, service, task_id)
+    if watched is None:
+        watched = bool(
+            TrackedTask.objects.filter(project=project, service=service, task_id=task_id)
+            .values_list("watched", flat=True)
+            .first()
+        )
+        memo.watched_put(epochs, project.pk, service, task_id, watched)
+    return watched
+
+
+def _task_urls(project: CloudProject, service: str, task_id: str) -> dict[str, str]:
+    """The page's links, each reversed once (the template would reverse some twice)."""
+    task = {"project": project.public_id, "service": service, "task_id": task_id}
+    return {
+        "project": reverse("project_detail", kwargs={"project": project.public_id}),
+        "browse": reverse("task_browse", kwargs={"project": project.public_id, "service": service}),
+        "detail": reverse("task_detail", kwargs=task),
+        "history": reverse("task_history", kwargs=task),
+        "watch": reverse("task_watch", kwargs=task),
+    }
+
+
+def _readahead_keys(user, public_id, service: str, task_id: str) -> list[str]:
+    """The cache keys a warm detail page reads, so that they come in one round trip."""
+    keys, project = memo.project_guess(user.pk, public_id)
+    if project is not None and IDENTIFIER.match(service) and IDENTIFIER.match(task_id):
+        task_key = task_cache_key(project, service, task_id)
+        keys += [
+            task_key,
+            body_cache_key(task_key, translation.get_language()),
+            memo.watched_epoch_key(project.pk, service, task_id),
+        ]
+    return keys
 
 
 def _detail_context(
@@ -511,8 +422,6 @@ def _detail_context(
     latest_snapshot_id: int | None = None,
 ) -> dict[str, Any]:
     view = TaskView.from_payload(result.task)
-    tracked = result.tracked or _tracked(project, service, task_id)
-    roi = i18n.localized_roi(result.roi)
     meta = result.meta
     if isinstance(meta.get("error"), dict):
         meta = {
@@ -525,19 +434,16 @@ def _detail_context(
         "task_id": task_id,
         "task": view,
         "meta": meta,
-        "tracked": tracked,
+        "watched": _watched(project, service, task_id, result),
+        "urls": _task_urls(project, service, task_id),
         "is_admin": project.role == Role.ADMIN,
-        "config_items": _config_items(view.service_config_common),
-        "outputs": _outputs(view),
-        "inputs": _inputs(view),
-        "vcn": _fields(view.input_vcn) if view.input_vcn else [],
-        "timing": _fields(view.timing) if view.timing else [],
-        "hosting": _fields(view.hosting_result, skip=("data",)) if view.hosting_result else [],
-        "roi": roi,
-        "roi_rows": _roi_rows(roi),
-        "roi_label": _roi_label(roi),
-        "roi_strings": _roi_strings(),
-        "raw_json": json.dumps(result.task, indent=2, ensure_ascii=False, sort_keys=True),
+        "body": task_body_html(
+            result,
+            task_key=None if snapshot else task_cache_key(project, service, task_id),
+            service=service,
+            task_id=task_id,
+            view=view,
+        ),
         "snapshot": snapshot,
         "is_latest": snapshot is None or snapshot.pk == latest_snapshot_id,
     }
@@ -547,9 +453,14 @@ def _detail_context(
 @require_http_methods(["GET", "POST"])
 def task_detail(request: HttpRequest, project, service: str, task_id: str) -> HttpResponse:
     """GET: the task (cache, `?refresh=1`, or `?snapshot=<id>`); POST: "Refresh now"."""
-    project = get_project_for_user(request.user, project)
     if request.method == "POST":
-        return _refresh(request, project, service, task_id)
+        return _refresh(request, get_project_for_user(request.user, project), service, task_id)
+    with readahead(_readahead_keys(request.user, project, service, task_id)):
+        return _task_detail_get(request, project, service, task_id)
+
+
+def _task_detail_get(request: HttpRequest, project, service: str, task_id: str) -> HttpResponse:
+    project = get_project_for_user(request.user, project)
     snapshot = None
     latest_id = None
     try:

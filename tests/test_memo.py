@@ -1,17 +1,19 @@
-"""The token and project-access memo (tasks.authcache): every change that matters takes effect on
-the very next request, nothing secret is cached, and a warm request makes no SQL for them."""
+"""The memo of hot lookups (tasks.memo) and the read-ahead: every change that matters takes effect
+on the very next request, nothing secret is cached, and a warm request makes no SQL and (on
+Redis) one or two cache round trips."""
 
 import pickle
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.utils import timezone
 from knox.crypto import hash_token
 
-from tasks import authcache
+from portal.cache import RedisCache
+from tasks import memo
 from tasks.access import get_project_for_user
-from tasks.models import ApiToken, CloudProject, Membership, Role
+from tasks.models import ApiToken, CloudProject, Membership, Role, TrackedTask
 from tasks.services.members import member_add, member_remove, member_set_role
 from tasks.services.projects import project_update
 from tasks.services.tokens import token_create, token_revoke
@@ -195,12 +197,12 @@ def test_a_memoised_project_loads_all_its_secrets_in_one_query(
 
 
 def test_a_fill_that_raced_a_change_is_never_served(alice, bob, project):
-    _, epochs = authcache.project_get(bob.pk, project.public_id)
+    _, epochs = memo.project_get(bob.pk, project.public_id)
     # The change lands between the fill's epoch read and its write: the write is dead on arrival.
     project_update(actor=alice, project=project, fields={"cache_ttl": 5})
     project.role = Role.VIEWER
-    authcache.project_put(epochs, bob.pk, project)
-    assert authcache.project_get(bob.pk, project.public_id)[0] is None
+    memo.project_put(epochs, bob.pk, project)
+    assert memo.project_get(bob.pk, project.public_id)[0] is None
 
 
 # ---- what the cache holds, and what it saves -----------------------------------------------------
@@ -240,3 +242,125 @@ def test_a_warm_cached_task_request_makes_no_sql(bob, sim_project, django_assert
         response = client.get(url)
     assert response.status_code == 200
     assert response.json()["meta"]["source"] == "cache"
+
+
+# ---- pages: the session's user, the watched flag, the body ---------------------------------------
+
+
+def _page(project, task_id=SEED_TASK_ID) -> str:
+    return f"/projects/{project.public_id}/services/c-face-edge/tasks/{task_id}/"
+
+
+def test_a_warm_task_page_makes_no_sql(client, bob, sim_project, django_assert_num_queries):
+    client.force_login(bob)
+    _warm(client, _page(sim_project))
+    with django_assert_num_queries(0):
+        response = client.get(_page(sim_project))
+    assert response.status_code == 200
+    assert 'data-source="cache"' in response.content.decode()
+
+
+def test_a_password_change_ends_a_memoised_session(client, bob, sim_project):
+    client.force_login(bob)
+    _warm(client, _page(sim_project))
+    bob.set_password("a-brand-new-long-password")
+    bob.save()
+    response = client.get(_page(sim_project))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_deactivated_user_is_signed_out_on_the_next_page(client, bob, sim_project):
+    client.force_login(bob)
+    _warm(client, _page(sim_project))
+    bob.is_active = False
+    bob.save()
+    assert client.get(_page(sim_project)).status_code == 302
+
+
+def test_a_removed_member_gets_the_page_404_on_the_next_request(client, alice, bob, sim_project):
+    client.force_login(bob)
+    _warm(client, _page(sim_project))
+    member_remove(actor=alice, membership=Membership.objects.get(user=bob, project=sim_project))
+    assert client.get(_page(sim_project)).status_code == 404
+
+
+def test_watching_shows_on_the_next_page(client, alice, sim_project):
+    client.force_login(alice)
+    _warm(client, _page(sim_project))
+    assert 'aria-pressed="false"' in client.get(_page(sim_project)).content.decode()
+    client.post(_page(sim_project) + "watch/", {"watched": "1"})
+    assert 'aria-pressed="true"' in client.get(_page(sim_project)).content.decode()
+    client.post(_page(sim_project) + "watch/", {"watched": "0"})
+    assert 'aria-pressed="false"' in client.get(_page(sim_project)).content.decode()
+
+
+def test_a_new_version_of_the_task_shows_its_own_body(client, bob, sim_project, simulator):
+    client.force_login(bob)
+    _warm(client, _page(sim_project))
+    simulator.tasks[("c-face-edge", SEED_TASK_ID)].doc["description"] = "a-brand-new-description"
+    html = client.get(_page(sim_project) + "?refresh=1").content.decode()
+    assert "a-brand-new-description" in html
+    assert "a-brand-new-description" in client.get(_page(sim_project)).content.decode()
+
+
+def test_the_body_follows_the_language(client, bob, sim_project):
+    client.force_login(bob)
+    english = client.get(_page(sim_project), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(_page(sim_project)).content.decode()
+    assert "Service configuration" in english
+    assert "Service configuration" not in chinese
+    assert 'lang="zh-hans"' in chinese
+
+
+def test_an_older_version_is_shown_with_its_own_body(client, bob, sim_project, simulator):
+    client.force_login(bob)
+    _warm(client, _page(sim_project))
+    first = TrackedTask.objects.get(task_id=SEED_TASK_ID).snapshots.get()
+    simulator.tasks[("c-face-edge", SEED_TASK_ID)].doc["description"] = "the-second-version"
+    client.get(_page(sim_project) + "?refresh=1")
+    old = client.get(_page(sim_project) + f"?snapshot={first.pk}").content.decode()
+    assert "the-second-version" not in old
+    assert "the-second-version" in client.get(_page(sim_project)).content.decode()
+
+
+# ---- cache round trips (Redis: what the read-ahead saves) ----------------------------------------
+
+
+def _round_trips(client, url: str) -> int:
+    import redis
+
+    trips = []
+    send = redis.Connection.send_packed_command
+
+    def counting(self, *args, **kwargs):
+        trips.append(1)
+        return send(self, *args, **kwargs)
+
+    redis.Connection.send_packed_command = counting
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        redis.Connection.send_packed_command = send
+    return len(trips)
+
+
+needs_redis = pytest.mark.skipif(
+    not isinstance(caches["default"], RedisCache), reason="counts Redis round trips"
+)
+
+
+@needs_redis
+def test_a_warm_task_api_request_is_one_cache_round_trip(bob, sim_project):
+    client = token_client(token_for(bob))
+    url = _url(sim_project, f"services/c-face-edge/tasks/{SEED_TASK_ID}/")
+    _warm(client, url)
+    assert _round_trips(client, url) == 1
+
+
+@needs_redis
+def test_a_warm_task_page_is_two_cache_round_trips(client, bob, sim_project):
+    client.force_login(bob)
+    _warm(client, _page(sim_project))
+    assert _round_trips(client, _page(sim_project)) == 2

@@ -1,0 +1,11 @@
+"""Django's cached_db sessions, read through the request's read-ahead batch (tasks.readahead)."""
+
+from django.contrib.sessions.backends import cached_db
+
+from tasks import readahead
+
+
+class SessionStore(cached_db.SessionStore):
+    def load(self):
+        data = readahead.get(self.cache_key)
+        return data if data is not None else super().load()
