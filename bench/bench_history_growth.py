@@ -1,12 +1,12 @@
 """Benchmark 3: a long history costs nothing extra per request.
 
-    .venv/bin/python bench/bench_history_growth.py [--samples 30]
+    .venv/bin/python bench/bench_history_growth.py [--rounds 10] [--samples 20]
 
 Three tasks with 1, 1,000 and 10,000 stored snapshots. For each: the task API (warm cache), the
 snapshot list API (first page) and the history page (first page), each requested in-process
 through Django's test client (the whole middleware stack, the same database): SQL queries per
-request and the median time. Targets: the same query count at every size; the median at 10,000
-within 1.3× of the median at 1.
+request and the median time over interleaved rounds (every size measured in every round).
+Targets: the same query count at every size; the median at 10,000 within 1.3× of the median at 1.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def grow_history(stack: harness.Stack, task_id: str, size: int) -> None:
     TrackedTask.objects.filter(pk=tracked.pk).update(snapshot_count=size)
 
 
-def measure(client, path: str, samples: int) -> tuple[int, float]:
-    """(SQL queries of one request, median milliseconds over `samples` requests)."""
+def query_count(client, path: str) -> int:
+    """SQL queries of one warm request."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -75,17 +75,22 @@ def measure(client, path: str, samples: int) -> tuple[int, float]:
     # Read now: the next request's `request_started` empties the connection's query log.
     count = len(queries.captured_queries)
     assert response.status_code == 200, (path, response.status_code)
+    return count
+
+
+def timed(client, path: str, samples: int) -> list[float]:
     times = []
     for _ in range(samples):
         started = time.perf_counter()
         client.get(path)
         times.append((time.perf_counter() - started) * 1000)
-    return count, statistics.median(times)
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=20, help="requests per target and round")
     options = parser.parse_args()
     harness.time_limit(170)
     from simserver import bench_task_id
@@ -97,18 +102,33 @@ def main() -> None:
         api = Client(HTTP_AUTHORIZATION=f"Token {stack.token}")
         pages = Client()
         pages.force_login(stack.user, backend="django.contrib.auth.backends.ModelBackend")
-        rows: dict[str, dict[int, tuple[int, float]]] = {"task API": {}, "snapshots API": {}}
-        rows["history page"] = {}
+        targets: dict[str, dict[int, tuple]] = {"task API": {}, "snapshots API": {}}
+        targets["history page"] = {}
         for index, size in enumerate(SIZES):
             task_id = bench_task_id(index)
             task_path = stack.task_path(task_id)
             assert api.get(task_path).status_code == 200  # fetch once: tracked + snapshot #1
             grow_history(stack, task_id, size)
-            rows["task API"][size] = measure(api, task_path, options.samples)
-            rows["snapshots API"][size] = measure(api, task_path + "snapshots/", options.samples)
-            rows["history page"][size] = measure(
-                pages, stack.task_path(task_id, api=False) + "history/", options.samples
-            )
+            targets["task API"][size] = (api, task_path)
+            targets["snapshots API"][size] = (api, task_path + "snapshots/")
+            page_path = stack.task_path(task_id, api=False) + "history/"
+            targets["history page"][size] = (pages, page_path)
+        counts = {
+            name: {size: query_count(*target) for size, target in by_size.items()}
+            for name, by_size in targets.items()
+        }
+        # Interleaved rounds, so that the machine's ups and downs fall on every size alike.
+        times: dict[str, dict[int, list[float]]] = {
+            name: {s: [] for s in SIZES} for name in targets
+        }
+        for _ in range(options.rounds):
+            for name, by_size in targets.items():
+                for size, target in by_size.items():
+                    times[name][size] += timed(*target, options.samples)
+        rows = {
+            name: {s: (counts[name][s], statistics.median(times[name][s])) for s in SIZES}
+            for name in targets
+        }
         describe = stack.describe()
 
     harness.log(f"{'endpoint':14s} " + " ".join(f"{size:>18,d}" for size in SIZES))

@@ -12,10 +12,12 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tasks.api.views import SnapshotListView
 from tasks.models import TaskSnapshot, TrackedTask
 from tasks.services.snapshots import snapshot_record
 from tasks.services.task_fetch import task_fetch
 from tasks.vas.simulator import SEED_TASK_ID, TASK_A_ID
+from tasks.views import task_pages
 from tests.api_fixtures import *  # noqa: F403 - the api fixture
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -164,16 +166,24 @@ def _queries(client, url: str) -> list[str]:
     return [query["sql"] for query in queries.captured_queries]
 
 
-@pytest.mark.parametrize("surface", ["snapshot list API", "history page"])
-def test_the_first_page_costs_the_same_queries_however_long_the_history(
-    sim_project, api, client, bob, surface
-):
+def _surface(surface, sim_project, api, client, bob):
     if surface == "history page":
         client.force_login(bob)
-        url = _task_url(sim_project, api=False, suffix="history/")
-    else:
-        client = api("viewer")
-        url = _task_url(sim_project, api=True, suffix="snapshots/")
+        return client, _task_url(sim_project, api=False, suffix="history/")
+    return api("viewer"), _task_url(sim_project, api=True, suffix="snapshots/")
+
+
+SURFACES = ["snapshot list API", "history page"]
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_the_first_page_costs_the_same_queries_however_long_the_history(
+    sim_project, api, client, bob, surface, monkeypatch
+):
+    # Rendered anew on every request: what the first request after a change costs.
+    monkeypatch.setattr(task_pages, "HISTORY_TTL", 0)
+    monkeypatch.setattr(SnapshotListView, "PAGE_TTL", 0)
+    client, url = _surface(surface, sim_project, api, client, bob)
     grow(sim_project, 1)
     short = _queries(client, url)
     grow(sim_project, 120, start=1)
@@ -183,6 +193,26 @@ def test_the_first_page_costs_the_same_queries_however_long_the_history(
     snapshot_queries = [sql for sql in long if "tasks_tasksnapshot" in sql]
     assert snapshot_queries and all("LIMIT" in sql for sql in snapshot_queries)
     assert not any("COUNT(" in sql.upper() for sql in long)
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_a_page_of_history_is_rendered_once_per_change(sim_project, api, client, bob, surface):
+    client, url = _surface(surface, sim_project, api, client, bob)
+    grow(sim_project, 30)
+    warm = _queries(client, url)
+    assert not [sql for sql in warm if "tasks_tasksnapshot" in sql]
+    grow(sim_project, 1, start=30)  # a new version: the next request shows it
+    response = client.get(url)
+    if surface == "history page":
+        assert 'id="snapshot-' in response.content.decode()
+        assert "#31" in response.content.decode()
+    else:
+        assert response.json()["count"] == 31
+        assert response.json()["results"][0]["seq"] == 31
+    record(sim_project, {"id": TASK_A_ID, "state": "RUNNING", "n": 30})  # seen again
+    again = client.get(url)
+    if surface == "snapshot list API":
+        assert again.json()["results"][0]["times_seen"] == 2
 
 
 def test_the_api_list_counts_and_pages_the_whole_history(sim_project, api):

@@ -1,3 +1,5 @@
+from django.core.paginator import InvalidPage
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 
 
@@ -8,3 +10,19 @@ class PortalPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
     page_size_query_description = "Results per page (default 50, at most 200)."
+
+
+class LazyPagination(PortalPagination):
+    """As PortalPagination, but the page's rows stay an unevaluated queryset (DRF's own makes a
+    list of them): a view that finds the page already serialised never loads them."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        paginator = self.django_paginator_class(queryset, self.get_page_size(request))
+        page_number = self.get_page_number(request, paginator)
+        try:
+            self.page = paginator.page(page_number)
+        except InvalidPage as exc:
+            message = self.invalid_page_message.format(page_number=page_number, message=str(exc))
+            raise NotFound(message) from exc
+        return self.page.object_list

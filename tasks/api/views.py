@@ -6,6 +6,7 @@ an admin action by a viewer: 403), and every object below a project is looked up
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
+from django.core.cache import cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.views import LogoutView as KnoxLogoutView
@@ -19,6 +20,7 @@ from tasks import memo, selectors
 from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
 from tasks.api import serializers as s
 from tasks.api.authentication import TokenAuthentication, presented_digest
+from tasks.api.pagination import LazyPagination
 from tasks.api.schema import (
     ADMIN,
     COMMON,
@@ -474,11 +476,29 @@ _SNAPSHOT_ERRORS = error_responses(*PROJECT, "invalid_task_id", "invalid_service
 )
 class SnapshotListView(_TrackedMixin, generics.ListAPIView):
     serializer_class = s.SnapshotSerializer
+    pagination_class = LazyPagination
+    #: A serialised page is kept this long, under a key that changes with every new version,
+    #: re-sighting (`last_fetched`) and prune (the count).
+    PAGE_TTL = 300
 
     def get_queryset(self):
         if _fake(self):
             return TaskSnapshot.objects.none()
-        return selectors.snapshots_for_task(self.get_tracked())
+        self.tracked = self.get_tracked()
+        return selectors.snapshots_for_task(self.tracked)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        rows = self.paginate_queryset(self.get_queryset())  # no query: the count is stored
+        page = self.paginator.page
+        key = (
+            f"snapshot-page:{self.tracked.pk}:{self.tracked.snapshot_count}:"
+            f"{self.tracked.last_fetched.timestamp()}:{page.number}:{page.paginator.per_page}"
+        )
+        data = cache.get(key)
+        if data is None:
+            data = self.get_serializer(rows, many=True).data
+            cache.set(key, data, self.PAGE_TTL)
+        return self.get_paginated_response(data)
 
 
 @extend_schema(

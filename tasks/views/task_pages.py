@@ -12,11 +12,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -43,6 +46,8 @@ from tasks.views.task_body import inline as _inline
 
 RECENT_TASKS = 10
 HISTORY_PAGE_SIZE = 20
+#: A rendered history page is kept this long (its relative ages age; the page script updates them).
+HISTORY_TTL = 60
 
 
 # --------------------------------------------------------------------------- errors
@@ -556,27 +561,12 @@ def task_history(request: HttpRequest, project, service: str, task_id: str) -> H
             http_status=404,
         )
         return render_task_error(request, project, error, service=service, task_id=task_id)
+    detail_url = reverse(
+        "task_detail", kwargs={"project": project.public_id, "service": service, "task_id": task_id}
+    )
     page = Paginator(selectors.snapshots_for_task(tracked), HISTORY_PAGE_SIZE).get_page(
         request.GET.get("page")
-    )
-    snapshots = list(page.object_list)
-    changes = selectors.changes_for_snapshots(tracked, snapshots)
-    entries = [
-        {
-            "snapshot": snapshot,
-            # Newest first: the latest version is the first entry of the first page.
-            "is_latest": page.number == 1 and index == 0,
-            "changes": [
-                {
-                    "path": change["path"],
-                    "before": _inline(change["before"]),
-                    "after": _inline(change["after"]),
-                }
-                for change in changes.get(snapshot.pk, [])
-            ],
-        }
-        for index, snapshot in enumerate(snapshots)
-    ]
+    )  # no query yet: the count is stored and the page's rows load when first iterated
     return render(
         request,
         "tasks/task_history.html",
@@ -585,12 +575,42 @@ def task_history(request: HttpRequest, project, service: str, task_id: str) -> H
             "service": service,
             "task_id": task_id,
             "tracked": tracked,
-            "entries": entries,
-            "page": page,
-            # Reversed once, not once per entry.
-            "detail_url": reverse(
-                "task_detail",
-                kwargs={"project": project.public_id, "service": service, "task_id": task_id},
-            ),
+            "timeline": _history_timeline(tracked, page, detail_url),
         },
     )
+
+
+def _history_timeline(tracked, page, detail_url: str) -> SafeString:
+    """One page of the history, rendered once per page, language and state of the history: the
+    key changes with every new version, re-sighting (`last_fetched`) and prune (the count)."""
+    language = translation.get_language()
+    key = (
+        f"history:{tracked.pk}:{tracked.snapshot_count}:{tracked.last_fetched.timestamp()}:"
+        f"{page.number}:{language}"
+    )
+    html = cache.get(key)
+    if html is None:
+        snapshots = list(page.object_list)
+        changes = selectors.changes_for_snapshots(tracked, snapshots)
+        entries = [
+            {
+                "snapshot": snapshot,
+                # Newest first: the latest version is the first entry of the first page.
+                "is_latest": page.number == 1 and index == 0,
+                "changes": [
+                    {
+                        "path": change["path"],
+                        "before": _inline(change["before"]),
+                        "after": _inline(change["after"]),
+                    }
+                    for change in changes.get(snapshot.pk, [])
+                ],
+            }
+            for index, snapshot in enumerate(snapshots)
+        ]
+        html = render_to_string(
+            "tasks/_history_timeline.html",
+            {"entries": entries, "page": page, "detail_url": detail_url, "LANGUAGE_CODE": language},
+        )
+        cache.set(key, html, HISTORY_TTL)
+    return mark_safe(html)  # noqa: S308 - our own template rendered it, escaping every value
