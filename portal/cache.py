@@ -33,20 +33,44 @@ class RedisCache(django_redis.RedisCache):
         """The redis-py client behind this cache (for pipelines, locks and Lua)."""
         return self._cache.get_client(write=True)
 
-    def read_and_count(self, keys, counters):
-        """({key: value} of `keys` that exist, {key: count} after INCR of each `(key, expire)`
-        counter): one pipelined round trip. Keys are unprefixed, as for get_many()."""
-        pipe = self.redis().pipeline(transaction=False)
+    def start_read_and_count(self, keys, counters):
+        """Sends MGET of `keys` and INCR + EXPIRE of each `(key, expire)` counter now, without
+        waiting; the returned function waits for the answers (once) and gives ({key: value} of
+        the keys that exist, {key: count}). Keys are unprefixed, as for get_many(). Whatever
+        the request does meanwhile overlaps with Redis' answer."""
+        commands = []
         if keys:
-            pipe.mget([self.make_and_validate_key(key) for key in keys])
+            commands.append(("MGET", *(self.make_and_validate_key(key) for key in keys)))
         for key, expire in counters:
-            pipe.incr(self.make_and_validate_key(key))
-            pipe.expire(self.make_and_validate_key(key), expire)
-        replies = pipe.execute() if keys or counters else []
+            made = self.make_and_validate_key(key)
+            commands += [("INCRBY", made, 1), ("EXPIRE", made, expire)]
+        if not commands:
+            return lambda: ({}, {})
+        pool = self.redis().connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command(connection.pack_commands(commands))
+        except BaseException:
+            connection.disconnect()
+            pool.release(connection)
+            raise
         loads = self._cache._serializer.loads
-        found = {}
-        if keys:
-            found = {k: loads(v) for k, v in zip(keys, replies[0], strict=True) if v is not None}
-            replies = replies[1:]
-        counts = {key: replies[2 * i] for i, (key, _expire) in enumerate(counters)}
-        return found, counts
+
+        def finish():
+            try:
+                replies = [connection.read_response() for _ in commands]
+            except BaseException:
+                connection.disconnect()  # half-read answers must not reach the next user
+                raise
+            finally:
+                pool.release(connection)
+            found = {}
+            if keys:
+                found = {
+                    k: loads(v) for k, v in zip(keys, replies[0], strict=True) if v is not None
+                }
+                replies = replies[1:]
+            counts = {key: replies[2 * i] for i, (key, _expire) in enumerate(counters)}
+            return found, counts
+
+        return finish

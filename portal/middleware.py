@@ -2,8 +2,11 @@
 
 from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
+
+from portal.sessions import SessionStore
 
 #: Where the user's saved language is remembered for the session ("" = none saved), so the
 #: preference is read from the database once per session, not on every request.
@@ -66,18 +69,7 @@ class UserLanguageMiddleware:
 
 class MemoAuthenticationMiddleware(AuthenticationMiddleware):
     """Django's, with `request.user` from tasks.memo.session_user: no query while the user and
-    the session are unchanged, and the session and the user's epoch read in one round trip
-    (tasks.readahead; the session store reads through it, see portal.sessions)."""
-
-    def __call__(self, request):
-        session_key = request.session.session_key
-        if session_key is None:
-            return super().__call__(request)
-        from tasks.memo import session_guess
-        from tasks.readahead import readahead
-
-        with readahead([request.session.cache_key, *session_guess(session_key)]):
-            return super().__call__(request)
+    the session are unchanged."""
 
     def process_request(self, request):
         super().process_request(request)
@@ -90,3 +82,47 @@ def _session_user(request):
 
         request._cached_user = session_user(request)
     return request._cached_user
+
+
+class ReadAheadMiddleware:
+    """First in the stack: sends the cache reads the request will make (tasks.readahead), so
+    that Redis answers while the rest of the middleware runs.
+
+    Every request with a session cookie reads its session and its user's epoch (portal.sessions
+    and tasks.memo.session_user read through the batch). The resolved view adds its own keys
+    with a `readahead(request, kwargs, session_user_pk)` function, on the view or its class,
+    answering (keys, counters)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        keys, counters = self._plan(request)
+        if not keys and not counters:
+            return self.get_response(request)
+        from tasks.readahead import readahead
+
+        with readahead(keys, counters):
+            return self.get_response(request)
+
+    @staticmethod
+    def _plan(request) -> tuple[list, list]:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return [], []  # static files, unknown paths
+        from tasks.memo import session_guess
+
+        keys, user_pk = [], None
+        session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        if session_key:
+            epoch_keys, user_pk = session_guess(session_key)
+            keys += [SessionStore.cache_key_prefix + session_key, *epoch_keys]
+        view = match.func
+        planner = getattr(view, "readahead", None) or getattr(
+            getattr(view, "view_class", None), "readahead", None
+        )
+        if planner is None:
+            return keys, []
+        view_keys, counters = planner(request, match.kwargs, user_pk)
+        return keys + view_keys, counters

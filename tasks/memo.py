@@ -233,11 +233,11 @@ def _session_guess_key(session_key: str) -> str:
     return "memo:session-guess:" + hashlib.sha256(session_key.encode()).hexdigest()
 
 
-def session_guess(session_key: str) -> list[str]:
-    """The epoch key session_user will read for this session, as far as this process knows (a
-    guess for tasks.readahead: unchecked)."""
+def session_guess(session_key: str) -> tuple[list[str], int | None]:
+    """The epoch key session_user will read for this session and the session's user, as far as
+    this process knows (a guess for tasks.readahead: unchecked)."""
     user_pk = _peek(_session_guess_key(session_key))
-    return [] if user_pk is None else [_epoch_key("user", user_pk)]
+    return ([], None) if user_pk is None else ([_epoch_key("user", user_pk)], user_pk)
 
 
 # ---- whether a task is watched (pages) -----------------------------------------------------------

@@ -34,7 +34,6 @@ from tasks.api.schema import (
 )
 from tasks.api.throttling import ApiRateThrottle
 from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
-from tasks.readahead import readahead
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
 from tasks.services.task_fetch import IDENTIFIER, task_cache_key, task_fetch, validate_identifiers
@@ -67,7 +66,8 @@ class ProjectScopedMixin:
     `self.get_project(admin=True)`: 403 for a viewer.
 
     A token-authenticated request reads its token, user and project epochs, any keys
-    `readahead_keys()` names and bumps its rate counter in one cache round trip (tasks.readahead).
+    `readahead_keys()` names and bumps its rate counter in one cache round trip, sent before the
+    request is handled (tasks.readahead, portal.middleware.ReadAheadMiddleware).
     """
 
     request: Request
@@ -77,23 +77,26 @@ class ProjectScopedMixin:
         find = get_admin_project_for_user if admin else get_project_for_user
         return find(self.request.user, self.kwargs["project"])
 
-    def dispatch(self, request, *args, **kwargs):
+    @classmethod
+    def readahead(cls, request, kwargs: dict, session_user_pk) -> tuple[list, list]:
+        """What a token-authenticated request will read from the cache (tasks.readahead): its
+        token epoch, its user's rate counter, the project's epochs and `readahead_keys()`."""
         digest = presented_digest(request)
         if digest is None:
-            return super().dispatch(request, *args, **kwargs)
+            return [], []
         keys, user_pk = memo.token_guess(digest)
-        counters = []
-        if user_pk is not None:
-            counters.append(ApiRateThrottle.user_window(user_pk))
-            if "project" in kwargs:
-                project_keys, project = memo.project_guess(user_pk, kwargs["project"])
-                keys += project_keys
-                if project is not None:
-                    keys += self.readahead_keys(request, project)
-        with readahead(keys, counters):
-            return super().dispatch(request, *args, **kwargs)
+        if user_pk is None:
+            return keys, []
+        counters = [ApiRateThrottle.user_window(user_pk)]
+        if "project" in kwargs:
+            project_keys, project = memo.project_guess(user_pk, kwargs["project"])
+            keys += project_keys
+            if project is not None:
+                keys += cls.readahead_keys(kwargs, project)
+        return keys, counters
 
-    def readahead_keys(self, request, project) -> list[str]:
+    @classmethod
+    def readahead_keys(cls, kwargs: dict, project) -> list[str]:
         return []
 
 
@@ -390,8 +393,12 @@ class _TaskView(ProjectScopedMixin, APIView):
             project=project, service=service, task_id=task_id, refresh=refresh, actor=request.user
         )
 
-    def readahead_keys(self, request, project) -> list[str]:
-        return [task_cache_key(project, self.kwargs["service"], self.kwargs["task_id"])]
+    @classmethod
+    def readahead_keys(cls, kwargs: dict, project) -> list[str]:
+        service, task_id = kwargs["service"], kwargs["task_id"]
+        if IDENTIFIER.match(service) and IDENTIFIER.match(task_id):
+            return [task_cache_key(project, service, task_id)]
+        return []
 
 
 _TASK_ERRORS = error_responses(*PROJECT, "invalid", *UPSTREAM)

@@ -29,7 +29,6 @@ from tasks.access import get_admin_project_for_user, get_project_for_user
 from tasks.errors import PortalError
 from tasks.forms_tasks import TaskFilterForm, TaskLookupForm
 from tasks.models import CloudProject, Role, TrackedTask
-from tasks.readahead import readahead
 from tasks.services.task_fetch import (
     IDENTIFIER,
     TaskResult,
@@ -404,17 +403,21 @@ def _task_urls(project: CloudProject, service: str, task_id: str) -> dict[str, s
     }
 
 
-def _readahead_keys(user, public_id, service: str, task_id: str) -> list[str]:
-    """The cache keys a warm detail page reads, so that they come in one round trip."""
-    keys, project = memo.project_guess(user.pk, public_id)
+def _detail_readahead(request, kwargs: dict, session_user_pk) -> tuple[list, list]:
+    """The cache keys a warm detail page reads beyond the session's (tasks.readahead)."""
+    if session_user_pk is None:
+        return [], []
+    service, task_id = kwargs["service"], kwargs["task_id"]
+    keys, project = memo.project_guess(session_user_pk, kwargs["project"])
     if project is not None and IDENTIFIER.match(service) and IDENTIFIER.match(task_id):
         task_key = task_cache_key(project, service, task_id)
+        language = translation.get_language_from_request(request)  # LocaleMiddleware's answer
         keys += [
             task_key,
-            body_cache_key(task_key, translation.get_language()),
+            body_cache_key(task_key, language),
             memo.watched_epoch_key(project.pk, service, task_id),
         ]
-    return keys
+    return keys, []
 
 
 def _detail_context(
@@ -458,14 +461,9 @@ def _detail_context(
 @require_http_methods(["GET", "POST"])
 def task_detail(request: HttpRequest, project, service: str, task_id: str) -> HttpResponse:
     """GET: the task (cache, `?refresh=1`, or `?snapshot=<id>`); POST: "Refresh now"."""
-    if request.method == "POST":
-        return _refresh(request, get_project_for_user(request.user, project), service, task_id)
-    with readahead(_readahead_keys(request.user, project, service, task_id)):
-        return _task_detail_get(request, project, service, task_id)
-
-
-def _task_detail_get(request: HttpRequest, project, service: str, task_id: str) -> HttpResponse:
     project = get_project_for_user(request.user, project)
+    if request.method == "POST":
+        return _refresh(request, project, service, task_id)
     snapshot = None
     latest_id = None
     try:
@@ -489,6 +487,9 @@ def _task_detail_get(request: HttpRequest, project, service: str, task_id: str) 
         project, service, task_id, result, snapshot=snapshot, latest_snapshot_id=latest_id
     )
     return render(request, "tasks/task_detail.html", context)
+
+
+task_detail.readahead = _detail_readahead
 
 
 def _refresh(request: HttpRequest, project: CloudProject, service: str, task_id: str):
