@@ -111,6 +111,7 @@ class ReadAheadMiddleware:
             match = resolve(request.path_info)
         except Resolver404:
             return [], []  # static files, unknown paths
+        request.readahead_match = (request.path_info, match)  # reused by portal.handler
         from tasks.memo import session_guess
 
         keys, user_pk = [], None

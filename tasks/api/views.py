@@ -20,6 +20,7 @@ from tasks import memo, selectors
 from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
 from tasks.api import serializers as s
 from tasks.api.authentication import TokenAuthentication, presented_digest
+from tasks.api.negotiation import JSONOnlyNegotiation
 from tasks.api.pagination import LazyPagination
 from tasks.api.schema import (
     ADMIN,
@@ -72,6 +73,7 @@ class ProjectScopedMixin:
 
     request: Request
     kwargs: dict
+    content_negotiation_class = JSONOnlyNegotiation
 
     def get_project(self, *, admin: bool = False) -> CloudProject:
         find = get_admin_project_for_user if admin else get_project_for_user
