@@ -7,6 +7,7 @@ an admin action by a viewer: 403), and every object below a project is looked up
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.views import LogoutView as KnoxLogoutView
@@ -422,8 +423,10 @@ _TASK_ERRORS = error_responses(*PROJECT, "invalid", *UPSTREAM)
     },
 )
 class TaskDetailView(_TaskView):
-    def get(self, request: Request, project, service, task_id) -> Response:
-        return Response(self.fetch(request, service, task_id).as_dict())
+    def get(self, request: Request, project, service, task_id) -> HttpResponse:
+        # The cached JSON as it is, not decoded and encoded again (see TaskResult).
+        result = self.fetch(request, service, task_id)
+        return HttpResponse(result.as_json(), content_type="application/json")
 
 
 @extend_schema(
@@ -433,8 +436,9 @@ class TaskDetailView(_TaskView):
     responses={200: s.RoiSerializer, **_TASK_ERRORS},
 )
 class TaskRoiView(_TaskView):
-    def get(self, request: Request, project, service, task_id) -> Response:
-        return Response(self.fetch(request, service, task_id).roi)
+    def get(self, request: Request, project, service, task_id) -> HttpResponse:
+        result = self.fetch(request, service, task_id)
+        return HttpResponse(result.roi_json(), content_type="application/json")
 
 
 @extend_schema(tags=["tasks"], parameters=TASK_PARAMS)

@@ -5,9 +5,9 @@ deduplicated snapshot → stale-if-error. What lives in the cache is the redacte
 bookkeeping, never a secret.
 """
 
+import json
 import re
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,19 +58,57 @@ _ERROR_CLASSES: dict[str, type[vas_errors.VasError]] = {
 _NOT_HIDDEN = (vas_errors.TaskNotFound, vas_errors.UpstreamBadRequest)
 
 
-@dataclass
-class TaskResult:
-    """A task as the pages and the API show it: `{task, roi, meta}` plus its tracked row."""
+def json_bytes(data: Any) -> bytes:
+    """Compact UTF-8 JSON, as the API answers it (DRF's JSONRenderer settings)."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
-    task: dict[str, Any]
-    roi: dict[str, Any]
-    meta: dict[str, Any]
-    tracked: TrackedTask | None = field(default=None, compare=False)
-    #: Whether this fetch added a new version (None when nothing was fetched from upstream).
-    changed: bool | None = field(default=None, compare=False)
+
+class TaskResult:
+    """A task as the pages and the API show it: `{task, roi, meta}` plus its tracked row.
+
+    The cache keeps the task and its ROI as the JSON the API answers: a cached API answer is
+    spliced from those bytes (`as_json()`), and the documents are decoded only when read."""
+
+    def __init__(
+        self,
+        *,
+        meta: dict[str, Any],
+        task: dict[str, Any] | None = None,
+        roi: dict[str, Any] | None = None,
+        task_json: bytes | None = None,
+        roi_json: bytes | None = None,
+        tracked: TrackedTask | None = None,
+        changed: bool | None = None,
+    ) -> None:
+        self.meta = meta
+        self._task, self._roi = task, roi
+        self._task_json, self._roi_json = task_json, roi_json
+        self.tracked = tracked
+        #: Whether this fetch added a new version (None when nothing was fetched from upstream).
+        self.changed = changed
+
+    @property
+    def task(self) -> dict[str, Any]:
+        if self._task is None:
+            self._task = json.loads(self._task_json)
+        return self._task
+
+    @property
+    def roi(self) -> dict[str, Any]:
+        if self._roi is None:
+            self._roi = json.loads(self._roi_json) if self._roi_json else roi_for_task(self.task)
+        return self._roi
+
+    def roi_json(self) -> bytes:
+        return self._roi_json if self._roi_json is not None else json_bytes(self.roi)
 
     def as_dict(self) -> dict[str, Any]:
         return {"task": self.task, "roi": self.roi, "meta": self.meta}
+
+    def as_json(self) -> bytes:
+        task = self._task_json if self._task_json is not None else json_bytes(self.task)
+        return b'{"task":%s,"roi":%s,"meta":%s}' % (task, self.roi_json(), json_bytes(self.meta))
 
 
 def iso_utc(timestamp: float) -> str:
@@ -120,9 +158,10 @@ def refresh_allow(actor) -> None:
 
 def _result(entry: dict[str, Any], source: str, now: float, error=None) -> TaskResult:
     return TaskResult(
-        task=entry["task"],
-        # Normalised once per fetch and cached with the task; computed for older entries.
-        roi=entry.get("roi") or roi_for_task(entry["task"]),
+        task=entry.get("task"),
+        task_json=entry.get("task_json"),
+        # Normalised once per fetch and cached with the task.
+        roi_json=entry.get("roi_json"),
         meta={
             "source": source,
             "fetched_at": iso_utc(entry["fetched_at"]),
@@ -229,8 +268,8 @@ def _fetch_upstream(
         now=timezone.now(),
     )
     fresh = {
-        "task": fetched.payload,
-        "roi": roi_for_task(fetched.payload),
+        "task_json": json_bytes(fetched.payload),
+        "roi_json": json_bytes(roi_for_task(fetched.payload)),
         "fetched_at": time.time(),
         "request_id": fetched.request_id,
         "snapshot_id": snapshot.pk,
@@ -238,7 +277,7 @@ def _fetch_upstream(
     if project.cache_ttl > 0:
         cache.set(key, fresh, timeout=project.cache_ttl + KEEP_STALE_SECONDS)
     cache.delete(f"backoff:{key}")
-    result = _result(fresh, "upstream", time.time())
+    result = _result({**fresh, "task": fetched.payload}, "upstream", time.time())
     result.tracked, result.changed = tracked, changed
     return result
 
