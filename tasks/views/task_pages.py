@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.contrib import messages
@@ -17,7 +18,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -392,14 +393,25 @@ def _watched(project: CloudProject, service: str, task_id: str, result: TaskResu
 
 
 def _task_urls(project: CloudProject, service: str, task_id: str) -> dict[str, str]:
-    """The page's links, each reversed once (the template would reverse some twice)."""
-    task = {"project": project.public_id, "service": service, "task_id": task_id}
+    """The page's links (each reversed once, then remembered: reversing costs ~20 µs a link)."""
+    return _reversed_task_urls(
+        get_script_prefix(), get_urlconf(), project.public_id, service, task_id
+    )
+
+
+@lru_cache(maxsize=4096)
+def _reversed_task_urls(
+    _prefix: str, urlconf: str | None, public_id, service: str, task_id: str
+) -> dict[str, str]:
+    task = {"project": public_id, "service": service, "task_id": task_id}
     return {
-        "project": reverse("project_detail", kwargs={"project": project.public_id}),
-        "browse": reverse("task_browse", kwargs={"project": project.public_id, "service": service}),
-        "detail": reverse("task_detail", kwargs=task),
-        "history": reverse("task_history", kwargs=task),
-        "watch": reverse("task_watch", kwargs=task),
+        "project": reverse("project_detail", urlconf, kwargs={"project": public_id}),
+        "browse": reverse(
+            "task_browse", urlconf, kwargs={"project": public_id, "service": service}
+        ),
+        "detail": reverse("task_detail", urlconf, kwargs=task),
+        "history": reverse("task_history", urlconf, kwargs=task),
+        "watch": reverse("task_watch", urlconf, kwargs=task),
     }
 
 
