@@ -7,7 +7,8 @@ one a wait for Redis. portal.middleware.ReadAheadMiddleware, first in the stack,
 resolved view which keys its request will read (from the URL, the presented token or session and
 what this process has already memoised) and sends them all at once with `readahead(...)`; Redis
 answers while the rest of the middleware runs. While the block is active, `get_many()` and
-`counted()` answer from that batch (each key once), and anything else falls through to the cache.
+`counted()` answer from that batch (each key as many times as it was planned, then from the
+cache again: it may have been written since), and anything else falls through to the cache.
 A wrong guess costs nothing but the unused keys: every layer still checks what it reads.
 """
 
