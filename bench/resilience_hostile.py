@@ -39,7 +39,7 @@ def main() -> None:
         from django.core.cache import cache
 
         from tasks.models import TaskSnapshot, TrackedTask
-        from tasks.services.task_fetch import _cache_key
+        from tasks.services.task_fetch import task_cache_key
 
         stack.write_ceilings("8d7c029b01c64abf9630f40b7dbfb067")  # warm every worker a little
         for _ in range(20):
@@ -70,7 +70,7 @@ def main() -> None:
         ).count()
         cached = (
             sum(
-                cache.get(_cache_key(project, "c-face-edge", task_id)) is not None
+                cache.get(task_cache_key(project, "c-face-edge", task_id)) is not None
                 for task_id in hostile_ids
             )
             if stack.shared_cache
