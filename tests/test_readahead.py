@@ -51,3 +51,17 @@ def test_a_counter_counted_ahead_is_not_counted_again():
         assert rate_hit("api:user:test", "2/min") is None  # the batch's count: 1
     assert rate_hit("api:user:test", "2/min") is None  # 2
     assert rate_hit("api:user:test", "2/min") is not None  # 3: over the limit
+
+
+@pytest.mark.django_db
+def test_a_failed_plan_only_costs_the_speed_up(client, bob, sim_project, monkeypatch):
+    from tasks import memo
+    from tasks.vas.simulator import SEED_TASK_ID
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planning bug")
+
+    monkeypatch.setattr(memo, "session_guess", broken)
+    client.force_login(bob)
+    url = f"/projects/{sim_project.public_id}/services/c-face-edge/tasks/{SEED_TASK_ID}/"
+    assert client.get(url).status_code == 200
