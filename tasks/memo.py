@@ -110,9 +110,13 @@ def _read(entry_key: str, epoch_keys: list[str]) -> tuple[object | None, list | 
 def _write(entry_key: str, epochs: list | None, data) -> None:
     if epochs is None:
         return
+    _keep(entry_key, (epochs, time.monotonic() + ENTRY_TTL, data))
+
+
+def _keep(entry_key: str, entry: tuple) -> None:
     if len(_local) >= LOCAL_MAX:
         _local.clear()
-    _local[entry_key] = (epochs, time.monotonic() + ENTRY_TTL, data)
+    _local[entry_key] = entry
 
 
 def _peek(entry_key: str):
@@ -224,7 +228,8 @@ def session_user(request):
     if user.is_authenticated:
         values = tuple(getattr(user, field) for field in USER_FIELDS)
         _write(key, epochs, (values, user.get_session_auth_hash()))
-        _local[_session_guess_key(session.session_key)] = (None, 0.0, user.pk)
+        if session.session_key:
+            _keep(_session_guess_key(session.session_key), (None, 0.0, user.pk))
     return user
 
 
