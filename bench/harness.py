@@ -396,7 +396,6 @@ class Stack:
         self.port = 0
         self.gunicorn_log: Path | None = None
         self.token = ""
-        self.session_cookie = ""
         self.browser_cookies = ""
         self.user = None
         self.project = None
@@ -522,9 +521,7 @@ class Stack:
         _row, self.token = token_create(user=self.user, expires_days=1)
         client = Client()
         client.force_login(self.user, backend="django.contrib.auth.backends.ModelBackend")
-        from django.conf import settings
 
-        self.session_cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
         # The cookies a browser holds after its first page (the session's, CSRF's, language's):
         # page loads are measured as a returning browser makes them.
         assert client.get("/projects/").status_code == 200

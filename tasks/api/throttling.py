@@ -16,16 +16,20 @@ class ApiRateThrottle(BaseThrottle):
 
     def allow_request(self, request, view) -> bool:
         if request.user and request.user.is_authenticated:
-            ident = f"user:{request.user.pk}"
+            key = _user_key(request.user.pk)
         else:
-            ident = f"addr:{self.get_ident(request)}"
-        self._wait = rate_hit(f"api:{ident}", settings.PORTAL_API_RATE)
+            key = f"api:addr:{self.get_ident(request)}"
+        self._wait = rate_hit(key, settings.PORTAL_API_RATE)
         return self._wait is None
 
     @staticmethod
     def user_window(user_pk) -> tuple[str, int]:
         """The counter a request of this user will bump (for tasks.readahead)."""
-        return window(f"api:user:{user_pk}", settings.PORTAL_API_RATE)
+        return window(_user_key(user_pk), settings.PORTAL_API_RATE)
 
     def wait(self) -> float | None:
         return self._wait
+
+
+def _user_key(user_pk) -> str:
+    return f"api:user:{user_pk}"

@@ -38,7 +38,12 @@ from tasks.api.throttling import ApiRateThrottle
 from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
-from tasks.services.task_fetch import IDENTIFIER, task_cache_key, task_fetch, validate_identifiers
+from tasks.services.task_fetch import (
+    IDENTIFIER,
+    task_cache_key_guess,
+    task_fetch,
+    validate_identifiers,
+)
 from tasks.services.task_list import task_list_upstream
 from tasks.services.tokens import token_create
 from tasks.services.watch import task_watch
@@ -398,10 +403,8 @@ class _TaskView(ProjectScopedMixin, APIView):
 
     @classmethod
     def readahead_keys(cls, kwargs: dict, project) -> list[str]:
-        service, task_id = kwargs["service"], kwargs["task_id"]
-        if IDENTIFIER.match(service) and IDENTIFIER.match(task_id):
-            return [task_cache_key(project, service, task_id)]
-        return []
+        key = task_cache_key_guess(project, kwargs["service"], kwargs["task_id"])
+        return [key] if key else []
 
 
 _TASK_ERRORS = error_responses(*PROJECT, "invalid", *UPSTREAM)

@@ -142,6 +142,14 @@ def task_cache_key(project, service: str, task_id: str) -> str:
     return f"task:{project.pk}:{project.credentials_version}:{service}:{task_id}"
 
 
+def task_cache_key_guess(project, service: str, task_id: str) -> str | None:
+    """task_cache_key for identifiers that are valid, else None (a read-ahead's guess: the real
+    request refuses them before any I/O)."""
+    if IDENTIFIER.match(service) and IDENTIFIER.match(task_id):
+        return task_cache_key(project, service, task_id)
+    return None
+
+
 def refresh_allow(actor) -> None:
     """Counts a forced refresh against PORTAL_REFRESH_RATE (per user)."""
     if actor is None or not getattr(actor, "is_authenticated", False):

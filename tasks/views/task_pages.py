@@ -31,9 +31,9 @@ from tasks.errors import PortalError
 from tasks.forms_tasks import TaskFilterForm, TaskLookupForm
 from tasks.models import CloudProject, Role, TrackedTask
 from tasks.services.task_fetch import (
-    IDENTIFIER,
     TaskResult,
     task_cache_key,
+    task_cache_key_guess,
     task_fetch,
     validate_identifiers,
 )
@@ -421,8 +421,8 @@ def _detail_readahead(request, kwargs: dict, session_user_pk) -> tuple[list, lis
         return [], []
     service, task_id = kwargs["service"], kwargs["task_id"]
     keys, project = memo.project_guess(session_user_pk, kwargs["project"])
-    if project is not None and IDENTIFIER.match(service) and IDENTIFIER.match(task_id):
-        task_key = task_cache_key(project, service, task_id)
+    task_key = project and task_cache_key_guess(project, service, task_id)
+    if task_key:
         language = translation.get_language_from_request(request)  # LocaleMiddleware's answer
         keys += [
             task_key,
