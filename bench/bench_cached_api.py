@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     options = parser.parse_args()
     harness.time_limit(170)
-    from tasks.vas.simulator import SEED_TASK_ID
+    from vassim.simulator import SEED_TASK_ID
 
     with harness.Stack(cache_ttl=3600) as stack:
         harness.log(f"stack: {stack.describe()}")

@@ -21,7 +21,7 @@ from huaweicloudsdkvas.v2 import ShowTaskRequest  # noqa: E402
 from huaweicloudsdkvas.v2 import VasClient as SdkVasClient  # noqa: E402
 
 from tasks.vas import AkSkAuth, VasClient  # noqa: E402
-from tasks.vas.simulator import (  # noqa: E402
+from vassim.simulator import (  # noqa: E402
     DEFAULT_AK,
     DEFAULT_PROJECT_ID,
     DEFAULT_SK,

@@ -466,7 +466,7 @@ class Stack:
             "PORTAL_UPSTREAM_ALLOWED_HOSTS": "127.0.0.1",
             "PORTAL_UPSTREAM_TIMEOUT": self.upstream_timeout,
             "PORTAL_DEFAULT_CACHE_TTL": str(self.cache_ttl),
-            # Counted as production counts (tasks.ratelimit), but never refusing the load.
+            # Counted as production counts (tasks.caching.ratelimit), but never refusing the load.
             "PORTAL_API_RATE": "100000/s",
             "PORTAL_REFRESH_RATE": "100000/min",
             "PORTAL_ROOT_URLCONF": "bench.urls",
@@ -500,7 +500,7 @@ class Stack:
 
         from tasks.services.projects import project_create
         from tasks.services.tokens import token_create
-        from tasks.vas.simulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK
+        from vassim.simulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK
 
         self.user = get_user_model().objects.create_user(
             "bench", "bench@example.com", secrets.token_urlsafe(16)

@@ -68,7 +68,7 @@ def main() -> None:
         from tasks.api.authentication import TokenAuthentication
         from tasks.api.views import _TaskView
         from tasks.services.task_fetch import task_fetch
-        from tasks.vas.simulator import SEED_TASK_ID
+        from vassim.simulator import SEED_TASK_ID
 
         api = Client(HTTP_AUTHORIZATION=f"Token {stack.token}")
         task_path = stack.task_path(SEED_TASK_ID)

@@ -38,7 +38,7 @@ def main() -> None:
     task_id = bench_task_id(0)
     with harness.Stack(workers=workers, cache_ttl=TTL, extra_tasks=1) as stack:
         harness.log(f"stack: {stack.describe()}, cache TTL {TTL} s")
-        from tasks.locks import NamedLock, shared_redis
+        from tasks.caching.locks import NamedLock, shared_redis
         from tasks.models import TaskSnapshot, TrackedTask
         from tasks.services.snapshots import content_hash
         from tasks.services.task_fetch import LOCK_TIMEOUT, task_cache_key

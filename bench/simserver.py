@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks.vas.simulator import TASK_A_ID, Simulator, seed_tasks, serve_forever  # noqa: E402
+from vassim.simulator import TASK_A_ID, Simulator, seed_tasks, serve_forever  # noqa: E402
 
 
 def bench_task_id(index: int) -> str:

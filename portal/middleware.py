@@ -73,7 +73,7 @@ class UserLanguageMiddleware:
 
 
 class MemoAuthenticationMiddleware(AuthenticationMiddleware):
-    """Django's, with `request.user` from tasks.memo.session_user: no query while the user and
+    """Django's, with `request.user` from memo.session_user: no query while the user and
     the session are unchanged."""
 
     def process_request(self, request):
@@ -83,18 +83,18 @@ class MemoAuthenticationMiddleware(AuthenticationMiddleware):
 
 def _session_user(request):
     if not hasattr(request, "_cached_user"):
-        from tasks.memo import session_user
+        from tasks.caching.memo import session_user
 
         request._cached_user = session_user(request)
     return request._cached_user
 
 
 class ReadAheadMiddleware:
-    """First in the stack: sends the cache reads the request will make (tasks.readahead), so
+    """First in the stack: sends the cache reads the request will make (tasks.caching.readahead), so
     that Redis answers while the rest of the middleware runs.
 
     Every request with a session cookie reads its session and its user's epoch (portal.sessions
-    and tasks.memo.session_user read through the batch). The resolved view adds its own keys
+    and tasks.caching.memo.session_user read through the batch). The resolved view adds its own keys
     with a `readahead(request, kwargs, session_user_pk)` function, on the view or its class,
     answering (keys, counters)."""
 
@@ -109,7 +109,7 @@ class ReadAheadMiddleware:
             keys, counters = [], []
         if not keys and not counters:
             return self.get_response(request)
-        from tasks.readahead import readahead
+        from tasks.caching.readahead import readahead
 
         with readahead(keys, counters):
             return self.get_response(request)
@@ -121,7 +121,7 @@ class ReadAheadMiddleware:
         except Resolver404:
             return [], []  # static files, unknown paths
         request.readahead_match = (request.path_info, match)  # reused by portal.handler
-        from tasks.memo import session_guess
+        from tasks.caching.memo import session_guess
 
         keys, user_pk = [], None
         session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)

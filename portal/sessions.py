@@ -1,8 +1,8 @@
-"""Django's cached_db sessions, read through the request's read-ahead batch (tasks.readahead)."""
+"""Django's cached_db sessions, read through the read-ahead batch (tasks.caching)."""
 
 from django.contrib.sessions.backends import cached_db
 
-from tasks import readahead
+from tasks.caching import readahead
 
 
 class SessionStore(cached_db.SessionStore):

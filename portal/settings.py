@@ -67,7 +67,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: sends the request's cache reads, answered while the rest runs (tasks.readahead).
+    # First: sends the request's cache reads, answered while the rest runs (tasks.caching).
     "portal.middleware.ReadAheadMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -101,6 +101,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "portal.context_processors.site",
             ],
+            # The HTML side's template tags live with the rest of it, in tasks.web.
+            "libraries": {"task_extras": "tasks.web.templatetags.task_extras"},
         },
     },
 ]

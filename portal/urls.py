@@ -7,7 +7,7 @@ from portal import views
 urlpatterns = [
     # The busiest first: Django tries the patterns in order.
     path("api/", include("tasks.api.urls")),
-    path("", include("tasks.urls")),
+    path("", include("tasks.web.urls")),
     path("", RedirectView.as_view(url="/projects/", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", views.set_language, name="set_language"),

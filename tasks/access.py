@@ -11,14 +11,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from tasks import memo
+from tasks.caching import memo
 from tasks.models import CloudProject, Membership, Role
 
 
 def get_project_for_user(user, public_id) -> CloudProject:
     """The project with `public_id` if `user` may see it, with `.role` set; else Http404.
 
-    Memoised in the shared cache (tasks.memo; invalidated by membership, project and user
+    Memoised in the shared cache (tasks.caching.memo; invalidated by membership, project and user
     changes); on a miss one indexed query: the membership joined to its project (superusers: the
     project alone). A project from the memo loads its secret columns only when they are used.
     """

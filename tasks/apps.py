@@ -9,6 +9,6 @@ class TasksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tasks import memo
+        from tasks.caching import memo
 
         memo.connect()

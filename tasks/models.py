@@ -40,7 +40,7 @@ class CloudProject(models.Model):
     """
 
     SECRET_FIELDS = ("access_key", "secret_key", "security_token", "iam_password", "token")
-    #: Never cached (tasks.memo): a project from the cache has these deferred.
+    #: Never cached (tasks.caching.memo): a project from the cache has these deferred.
     SECRET_COLUMNS = (*(f"{field}_enc" for field in SECRET_FIELDS), "access_key_hint")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

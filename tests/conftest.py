@@ -96,7 +96,7 @@ def sim_project(db, alice, bob, simulator_server):
     """A project wired to the live simulator with its AK/SK: alice admin, bob viewer."""
     from tasks.models import Membership, Role
     from tasks.services.projects import project_create
-    from tasks.vas.simulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK
+    from vassim.simulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK
 
     project = project_create(
         actor=alice,

@@ -4,9 +4,9 @@ secret in any answer."""
 import pytest
 
 from tasks.services.task_fetch import task_fetch
-from tasks.vas.simulator import DEFAULT_AK, DEFAULT_SK, SEED_TASK_ID
 from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import ROLES, assert_error, assert_no_secrets
+from vassim.simulator import DEFAULT_AK, DEFAULT_SK, SEED_TASK_ID
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 

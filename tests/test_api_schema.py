@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 
 from tasks.services.task_fetch import task_fetch
-from tasks.vas.simulator import SEED_TASK_ID
 from tests.api_fixtures import token_for
+from vassim.simulator import SEED_TASK_ID
 
 pytestmark = pytest.mark.django_db
 

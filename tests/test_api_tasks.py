@@ -8,9 +8,9 @@ import pytest
 
 from tasks.models import TrackedTask
 from tasks.services.task_fetch import task_fetch
-from tasks.vas.simulator import SEED_TASK_ID, SEEDED_IDS, TASK_B_ID
 from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import assert_error, assert_no_secrets
+from vassim.simulator import SEED_TASK_ID, SEEDED_IDS, TASK_B_ID
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 

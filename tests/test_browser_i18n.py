@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from tasks.services.task_fetch import task_fetch
-from tasks.vas.simulator import SEEDED_IDS
 from tests.test_browser_tasks import (  # noqa: F401 - `browser` is a fixture
     CHROMIUM_ARGS,
     CSP_RECORDER,
@@ -17,6 +16,7 @@ from tests.test_browser_tasks import (  # noqa: F401 - `browser` is a fixture
     task_path,
     wait_drawn,
 )
+from vassim.simulator import SEEDED_IDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tasks.services.task_fetch import task_fetch
-from tasks.vas.simulator import SEEDED_IDS
+from vassim.simulator import SEEDED_IDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -27,7 +27,7 @@ from tasks.roi import normalise_roi
 from tasks.services.task_fetch import task_fetch
 from tasks.vas import errors as vas_errors
 from tasks.vas.parsing import SERVICE_CONFIG_KEYS, STATES
-from tasks.vas.simulator import SEEDED_IDS
+from vassim.simulator import SEEDED_IDS
 
 BASE = Path(settings.BASE_DIR)
 LOCALE = BASE / "locale"

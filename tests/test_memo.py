@@ -1,4 +1,4 @@
-"""The memo of hot lookups (tasks.memo) and the read-ahead: every change that matters takes effect
+"""The memo of hot lookups and the read-ahead: every change that matters takes effect
 on the very next request, nothing secret is cached, and a warm request makes no SQL and (on
 Redis) one cache round trip, sent before the request is handled."""
 
@@ -11,14 +11,14 @@ from django.utils import timezone
 from knox.crypto import hash_token
 
 from portal.cache import RedisCache
-from tasks import memo
 from tasks.access import get_project_for_user
+from tasks.caching import memo
 from tasks.models import ApiToken, CloudProject, Membership, Role, TrackedTask
 from tasks.services.members import member_add, member_remove, member_set_role
 from tasks.services.projects import project_update
 from tasks.services.tokens import token_create, token_revoke
-from tasks.vas.simulator import DEFAULT_SK, SEED_TASK_ID
 from tests.api_fixtures import SECRET_VALUES, assert_error, token_client, token_for
+from vassim.simulator import DEFAULT_SK, SEED_TASK_ID
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.db.models import F
 
 from tasks.models import CloudProject, TrackedTask
 from tasks.services.task_fetch import task_fetch
-from tasks.vas.simulator import SEEDED_IDS
+from vassim.simulator import SEEDED_IDS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -374,7 +374,7 @@ def test_browse_marks_watched_tasks(client, alice, sim_project):
 
 @pytest.mark.parametrize("odd_id", [["a", "b"], {"id": "x"}, None, 5])
 def test_browse_survives_task_ids_that_are_not_text(client, bob, sim_project, monkeypatch, odd_id):
-    import tasks.views.task_pages as task_pages
+    import tasks.web.views.task_pages as task_pages
 
     listing = {
         "count": 1,

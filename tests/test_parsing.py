@@ -13,7 +13,7 @@ from tasks.vas.parsing import (
     TaskView,
     redact_task,
 )
-from tasks.vas.simulator import SEED_TASK_ID, TASK_A_ID, TASK_B_ID, TASK_C_ID, seed_tasks
+from vassim.simulator import SEED_TASK_ID, TASK_A_ID, TASK_B_ID, TASK_C_ID, seed_tasks
 
 DOCS = {doc["id"]: doc for doc, _ in seed_tasks()}
 

@@ -1,12 +1,12 @@
-"""tasks.readahead: keys read up front are served once from the batch, everything else (and every
+"""The read-ahead: keys read up front are served once from the batch, everything else (and every
 second read) goes to the cache, and a write during the request drops the batch's copy."""
 
 import pytest
 from django.core.cache import cache, caches
 
 from portal.cache import RedisCache
-from tasks import readahead
-from tasks.ratelimit import rate_hit, window
+from tasks.caching import readahead
+from tasks.caching.ratelimit import rate_hit, window
 
 
 def test_keys_read_ahead_are_served_once_then_from_the_cache():
@@ -55,8 +55,8 @@ def test_a_counter_counted_ahead_is_not_counted_again():
 
 @pytest.mark.django_db
 def test_a_failed_plan_only_costs_the_speed_up(client, bob, sim_project, monkeypatch):
-    from tasks import memo
-    from tasks.vas.simulator import SEED_TASK_ID
+    from tasks.caching import memo
+    from vassim.simulator import SEED_TASK_ID
 
     def broken(*args, **kwargs):
         raise RuntimeError("planning bug")

@@ -15,13 +15,13 @@ import pytest
 from django.core.cache import cache
 from django.db.models.query import QuerySet
 
-from tasks.locks import NamedLock
+from tasks.caching.locks import NamedLock
 from tasks.models import TaskSnapshot, TrackedTask
 from tasks.services import task_fetch as task_fetch_module
 from tasks.services.snapshots import content_hash
 from tasks.services.task_fetch import task_cache_key
 from tasks.vas.client import make_retry
-from tasks.vas.simulator import (
+from vassim.simulator import (
     DEFAULT_AK,
     DEFAULT_PROJECT_ID,
     DEFAULT_SK,

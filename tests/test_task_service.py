@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
+from tasks.caching.locks import NamedLock
 from tasks.errors import InvalidIdentifier, PortalError
-from tasks.locks import NamedLock
 from tasks.models import AuditEvent, TaskSnapshot, TrackedTask
 from tasks.selectors import snapshot_changes
 from tasks.services import task_fetch as task_fetch_module
@@ -18,7 +18,7 @@ from tasks.services.task_fetch import task_cache_key, task_fetch
 from tasks.services.task_list import task_list_upstream
 from tasks.services.watch import task_watch
 from tasks.vas import errors as vas_errors
-from tasks.vas.simulator import SEED_TASK_ID, TASK_A_ID, TASK_C_ID
+from vassim.simulator import SEED_TASK_ID, TASK_A_ID, TASK_C_ID
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 SERVICE = "c-face-edge"
@@ -93,7 +93,7 @@ def test_the_same_content_adds_no_snapshot(sim_project, simulator):
 
 
 def test_a_state_change_adds_a_version_whose_changes_name_it(sim_project, simulator):
-    from tasks.vas.simulator import SEEDED_IDS
+    from vassim.simulator import SEEDED_IDS
 
     task_id = SEEDED_IDS["lifecycle-fetch"]  # PENDING → STARTING → RUNNING, one step per fetch
     states = [fetch(sim_project, task_id, refresh=True).task["state"] for _ in range(3)]
@@ -376,7 +376,7 @@ def test_an_error_mid_write_leaves_nothing_half_written(sim_project, simulator, 
 
 def test_credentials_versions_separate_cache_entries(sim_project, simulator, alice):
     from tasks.services.projects import project_update
-    from tasks.vas.simulator import DEFAULT_SK
+    from vassim.simulator import DEFAULT_SK
 
     fetch(sim_project)
     project_update(actor=alice, project=sim_project, fields={}, secrets={"secret_key": DEFAULT_SK})
@@ -394,7 +394,7 @@ def test_a_zero_ttl_disables_caching(sim_project, simulator):
 def test_secrets_never_reach_the_cache_or_snapshots(sim_project, simulator):
     from django.core.cache import cache
 
-    from tasks.vas.simulator import DEFAULT_AK, DEFAULT_SK, SEEDED_IDS
+    from vassim.simulator import DEFAULT_AK, DEFAULT_SK, SEEDED_IDS
 
     task_id = SEEDED_IDS["webhook-secret"]
     result = task_fetch(project=sim_project, service=SERVICE, task_id=task_id)
@@ -446,7 +446,7 @@ def test_watching_a_never_seen_task_fetches_it_first(sim_project, simulator, ali
 
 @pytest.mark.django_db(transaction=True)
 def test_poll_tasks_refreshes_watched_tasks_and_summarises(sim_project, simulator, capsys):
-    from tasks.vas.simulator import SEEDED_IDS
+    from vassim.simulator import SEEDED_IDS
 
     lifecycle = SEEDED_IDS["lifecycle-fetch"]
     for task_id in (SEED_TASK_ID, lifecycle):

@@ -25,7 +25,8 @@ from tasks.vas import (
     VasClient,
 )
 from tasks.vas.client import parse_json
-from tasks.vas.simulator import (
+from tests.vas_fixtures import *  # noqa: F403 - the simulator fixtures
+from vassim.simulator import (
     DEFAULT_AK,
     DEFAULT_IAM_DOMAIN,
     DEFAULT_IAM_PASSWORD,
@@ -37,8 +38,7 @@ from tasks.vas.simulator import (
     TASK_A_ID,
     TASK_B_ID,
 )
-from tasks.vas.simulator import _Task as _SimTask
-from tests.vas_fixtures import *  # noqa: F403 - the simulator fixtures
+from vassim.simulator import _Task as _SimTask
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from huaweicloudsdkvas.v2 import ListTasksDetailsRequest, ShowTaskRequest
 from huaweicloudsdkvas.v2 import VasClient as SdkVasClient
 
 from tasks.vas.auth import AkSkAuth, StaticTokenAuth, canonical_request, sign
-from tasks.vas.simulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK, SEED_TASK_ID
 from tests.vas_fixtures import *  # noqa: F403 - the simulator fixtures
+from vassim.simulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK, SEED_TASK_ID
 
 AK = "AKEXAMPLEAKEXAMPLE00"
 SK = "SKEXAMPLEsecretkeySKEXAMPLEsecretkey0000"

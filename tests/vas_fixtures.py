@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tasks.vas import AkSkAuth, VasClient
-from tasks.vas.simulator import (
+from vassim.simulator import (
     DEFAULT_AK,
     DEFAULT_PROJECT_ID,
     DEFAULT_SK,

@@ -10,7 +10,7 @@ from knox.settings import knox_settings
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 
-from tasks import memo
+from tasks.caching import memo
 from tasks.models import ApiToken
 
 #: "Last used" is written at most this often per token, not on every request.
@@ -19,7 +19,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 def presented_digest(request) -> str | None:
     """The digest of the `Authorization: Token <key>` a request presents, else None (unchecked:
-    for tasks.readahead's guesses only)."""
+    for tasks.caching.readahead's guesses only)."""
     parts = get_authorization_header(request).split()
     if len(parts) != 2 or parts[0] != knox_settings.AUTH_HEADER_PREFIX.encode():
         return None

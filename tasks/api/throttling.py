@@ -8,11 +8,11 @@ the API share one budget per user; it answers 429 `throttled` like this throttle
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
-from tasks.ratelimit import rate_hit, window
+from tasks.caching.ratelimit import rate_hit, window
 
 
 class ApiRateThrottle(BaseThrottle):
-    """A fixed-window counter per user (see tasks.ratelimit)."""
+    """A fixed-window counter per user (see tasks.caching.ratelimit)."""
 
     def allow_request(self, request, view) -> bool:
         if request.user and request.user.is_authenticated:
@@ -24,7 +24,7 @@ class ApiRateThrottle(BaseThrottle):
 
     @staticmethod
     def user_window(user_pk) -> tuple[str, int]:
-        """The counter a request of this user will bump (for tasks.readahead)."""
+        """The counter a request of this user will bump (for tasks.caching.readahead)."""
         return window(_user_key(user_pk), settings.PORTAL_API_RATE)
 
     def wait(self) -> float | None:

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tasks import memo, selectors
+from tasks import selectors
 from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
 from tasks.api import serializers as s
 from tasks.api.authentication import TokenAuthentication, presented_digest
@@ -35,6 +35,7 @@ from tasks.api.schema import (
     error_responses,
 )
 from tasks.api.throttling import ApiRateThrottle
+from tasks.caching import memo
 from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
@@ -74,7 +75,7 @@ class ProjectScopedMixin:
 
     A token-authenticated request reads its token, user and project epochs, any keys
     `readahead_keys()` names and bumps its rate counter in one cache round trip, sent before the
-    request is handled (tasks.readahead, portal.middleware.ReadAheadMiddleware).
+    request is handled (tasks.caching.readahead, portal.middleware.ReadAheadMiddleware).
     """
 
     request: Request
@@ -87,7 +88,7 @@ class ProjectScopedMixin:
 
     @classmethod
     def readahead(cls, request, kwargs: dict, session_user_pk) -> tuple[list, list]:
-        """What a token-authenticated request will read from the cache (tasks.readahead): its
+        """What a token-authenticated request will read from the cache (the read-ahead): its
         token epoch, its user's rate counter, the project's epochs and `readahead_keys()`."""
         digest = presented_digest(request)
         if digest is None:

@@ -16,11 +16,11 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tasks import readahead
+from tasks.caching import readahead
+from tasks.caching.locks import NamedLock
+from tasks.caching.ratelimit import rate_hit
 from tasks.errors import CredentialsUnavailable, InvalidIdentifier, PortalError
-from tasks.locks import NamedLock
 from tasks.models import CloudProject, TaskSnapshot, TrackedTask
-from tasks.ratelimit import rate_hit
 from tasks.roi import roi_for_task
 from tasks.services.audit import audit_record
 from tasks.services.snapshots import snapshot_mark_gone, snapshot_newest, snapshot_record
@@ -137,7 +137,7 @@ def validate_identifiers(*, service: str, task_id: str) -> None:
 
 def task_cache_key(project, service: str, task_id: str) -> str:
     """Where the task is cached; `project` is a CloudProject or anything with its `pk` and
-    `credentials_version` (tasks.memo.ProjectGuess). The credentials version is part of the
+    `credentials_version` (tasks.caching.memo.ProjectGuess). The credentials version is part of the
     key: replaced credentials never see old answers."""
     return f"task:{project.pk}:{project.credentials_version}:{service}:{task_id}"
 

@@ -18,7 +18,7 @@ def task_watch(
     with transaction.atomic():
         if tracked.watched != watched:
             tracked.watched = watched
-            tracked.save(update_fields=["watched"])  # a save: tasks.memo sees the change
+            tracked.save(update_fields=["watched"])  # a save: tasks.caching.memo sees the change
             audit_record(
                 actor=actor,
                 project=project,

@@ -16,7 +16,7 @@ from tasks.models import CloudProject, TrackedTask
 from tasks.services.projects import project_create
 from tasks.services.snapshots import snapshot_record
 from tasks.vas.parsing import redact_task
-from tasks.vas.simulator import (
+from vassim.simulator import (
     DEFAULT_AK,
     DEFAULT_PORT,
     DEFAULT_PROJECT_ID,

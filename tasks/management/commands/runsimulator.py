@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from tasks.vas.simulator import (
+from vassim.simulator import (
     DEFAULT_AK,
     DEFAULT_IAM_DOMAIN,
     DEFAULT_IAM_PASSWORD,

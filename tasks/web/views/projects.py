@@ -10,10 +10,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tasks import i18n, selectors
 from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
-from tasks.forms import MemberAddForm, ProjectForm
 from tasks.models import Role
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
+from tasks.web.forms import MemberAddForm, ProjectForm
 
 
 @login_required
@@ -59,7 +59,7 @@ def project_detail(request: HttpRequest, project) -> HttpResponse:
 
 def _task_panel_context(request: HttpRequest, project) -> dict:
     """The lookup form and recently fetched tasks (filled in by the task pages)."""
-    from tasks.views.task_pages import project_task_panel
+    from tasks.web.views.task_pages import project_task_panel
 
     return project_task_panel(request, project)
 

@@ -18,11 +18,12 @@ from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from tasks import i18n, readahead
+from tasks import i18n
+from tasks.caching import readahead
 from tasks.roi import MAX_POINTS_FOR_CROSSING_CHECK, is_self_intersecting, polygon_area
 from tasks.services.task_fetch import TaskResult
-from tasks.templatetags.task_extras import display_value, masked_headers
 from tasks.vas.parsing import REDACTED, SERVICE_CONFIG_KEYS, TaskView
+from tasks.web.templatetags.task_extras import display_value, masked_headers
 
 #: Longest value shown inline in tables; the raw JSON has the rest.
 MAX_INLINE = 300

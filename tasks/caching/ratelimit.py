@@ -1,5 +1,5 @@
 """Fixed-window rate limits in the shared cache: one round trip a hit, or none when the hit was
-already counted in the request's read-ahead batch (tasks.readahead).
+already counted in the request's read-ahead batch (tasks.caching.readahead).
 
 DRF's own throttle keeps a list of every request's timestamp and rewrites it on each request;
 a counter per window is all a per-user limit needs.
@@ -9,8 +9,8 @@ import time
 
 from django.core.cache import cache
 
-from tasks import readahead
-from tasks.locks import shared_redis
+from tasks.caching import readahead
+from tasks.caching.locks import shared_redis
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

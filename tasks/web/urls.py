@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks.views import projects, task_pages, tokens
+from tasks.web.views import projects, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 

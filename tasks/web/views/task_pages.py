@@ -25,10 +25,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tasks import i18n, memo, selectors
+from tasks import i18n, selectors
 from tasks.access import get_admin_project_for_user, get_project_for_user
+from tasks.caching import memo
 from tasks.errors import PortalError
-from tasks.forms_tasks import TaskFilterForm, TaskLookupForm
 from tasks.models import CloudProject, Role, TrackedTask
 from tasks.services.task_fetch import (
     TaskResult,
@@ -41,8 +41,9 @@ from tasks.services.task_list import task_list_upstream
 from tasks.services.watch import task_watch
 from tasks.vas.errors import VasError
 from tasks.vas.parsing import KNOWN_SERVICES, TaskView
-from tasks.views.task_body import body_cache_key, task_body_html
-from tasks.views.task_body import inline as _inline
+from tasks.web.forms import TaskFilterForm, TaskLookupForm
+from tasks.web.task_body import body_cache_key, task_body_html
+from tasks.web.task_body import inline as _inline
 
 RECENT_TASKS = 10
 HISTORY_PAGE_SIZE = 20
@@ -416,7 +417,7 @@ def _reversed_task_urls(
 
 
 def _detail_readahead(request, kwargs: dict, session_user_pk) -> tuple[list, list]:
-    """The cache keys a warm detail page reads beyond the session's (tasks.readahead)."""
+    """The cache keys a warm detail page reads beyond the session's (tasks.caching.readahead)."""
     if session_user_pk is None:
         return [], []
     service, task_id = kwargs["service"], kwargs["task_id"]

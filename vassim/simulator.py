@@ -37,8 +37,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from .auth import DATE_FORMAT, canonical_request, signature, string_to_sign
-from .parsing import STATES
+from tasks.vas.auth import DATE_FORMAT, canonical_request, signature, string_to_sign
+from tasks.vas.parsing import STATES
 
 DEFAULT_PROJECT_ID = "6204a5bd270343b5885144cf9c8c158d"
 DEFAULT_AK = "SIMULATORAK000000001"

@@ -4,7 +4,7 @@
 The entries live in this process's memory; what makes them trustworthy lives in the shared cache:
 every entry is stored with the *epochs* it was filled under and is used only while the shared
 cache still holds those epochs (read in one round trip, usually within the request's read-ahead
-batch, tasks.readahead):
+batch, tasks.caching.readahead):
 
 - token entries (keyed by the token's digest) carry the token's own epoch: bumped when the token
   is saved or deleted (revocation, logout, expiry) and, for all of a user's tokens, when the user
@@ -44,7 +44,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils.crypto import constant_time_compare
 from knox.settings import CONSTANTS
 
-from tasks import readahead
+from tasks.caching import readahead
 from tasks.models import ApiToken, CloudProject, Membership, TrackedTask
 
 ENTRY_TTL = 300
@@ -240,7 +240,7 @@ def _session_guess_key(session_key: str) -> str:
 
 def session_guess(session_key: str) -> tuple[list[str], int | None]:
     """The epoch key session_user will read for this session and the session's user, as far as
-    this process knows (a guess for tasks.readahead: unchecked)."""
+    this process knows (a guess for tasks.caching.readahead: unchecked)."""
     user_pk = _peek(_session_guess_key(session_key))
     return ([], None) if user_pk is None else ([_epoch_key("user", user_pk)], user_pk)
 
@@ -266,7 +266,7 @@ def watched_put(epochs: list | None, project_pk, service: str, task_id: str, wat
 
 def token_guess(digest: str) -> tuple[list[str], int | None]:
     """The epoch key a request presenting this token digest reads here, and the user the token
-    belonged to when this process last saw it (a guess for tasks.readahead: unchecked)."""
+    belonged to when this process last saw it (a guess for tasks.caching.readahead: unchecked)."""
     token_data = _peek(_token_key(digest))
     user_pk = None if token_data is None else token_data[0][USER_FIELDS.index("id")]
     return [_epoch_key("token", digest)], user_pk
@@ -281,7 +281,7 @@ class ProjectGuess(NamedTuple):
 
 def project_guess(user_pk, public_id) -> tuple[list[str], ProjectGuess | None]:
     """The epoch keys get_project_for_user reads for this user and project, and the project's
-    id and credentials version as this process last saw them (a guess for tasks.readahead:
+    id and credentials version as this process last saw them (a guess for tasks.caching.readahead:
     unchecked)."""
     keys = _project_epoch_keys(user_pk, public_id)
     data = _peek(_project_key(user_pk, public_id))
