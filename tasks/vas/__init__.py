@@ -1,4 +1,4 @@
-"""Client for the Huawei Cloud VAS task API. Knows nothing of Django."""
+"""Client for the Huawei Cloud VAS task API (and its successor VIAS). Knows nothing of Django."""
 
 from .auth import AkSkAuth, IamPasswordAuth, StaticTokenAuth, canonical_request, sign
 from .client import MAX_BODY_BYTES, CheckResult, Fetched, TaskPage, VasClient
@@ -21,6 +21,11 @@ from .errors import (
     VasError,
 )
 from .parsing import KNOWN_SERVICES, SERVICE_CONFIG_KEYS, STATES, TaskView, redact_task
+from .vias import VIAS_STATES, ViasClient, ViasPage, ViasTaskView
+
+#: The reserved service key of VIAS tasks: ``TrackedTask(service="vias")``, cache keys, snapshots.
+#: Never a VAS service name (VAS service names are refused when they equal it).
+VIAS_SERVICE = "vias"
 
 __all__ = [
     "KNOWN_SERVICES",
@@ -43,8 +48,13 @@ __all__ = [
     "UpstreamInvalidResponse",
     "UpstreamTimeout",
     "UpstreamUnavailable",
+    "VIAS_SERVICE",
+    "VIAS_STATES",
     "VasClient",
     "VasError",
+    "ViasClient",
+    "ViasPage",
+    "ViasTaskView",
     "canonical_request",
     "default_iam_endpoint",
     "default_vas_endpoint",

@@ -408,18 +408,24 @@ class VasClient:
                 )
 
     def _call(
-        self, method: str, path: str, *, params: dict[str, str] | None = None, what: str = ""
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        what: str = "",
+        body: bytes | None = None,
     ) -> _Answer:
         what = what or "the request"
         token = _deadline.set(time.monotonic() + self.deadline)
         try:
             self._guard()
-            answer = self._send(method, path, params, what)
+            answer = self._send(method, path, params, what, body)
             invalidate = getattr(self.auth, "invalidate", None)
             if answer.status == 401 and callable(invalidate):
                 # The token may have been revoked or expired early: fetch a new one, once.
                 invalidate(answer.headers.get("_sent_token"))
-                answer = self._send(method, path, params, what)
+                answer = self._send(method, path, params, what, body)
             if answer.status >= 400 or answer.status < 200:
                 raise error_for_status(
                     answer.status,
@@ -434,7 +440,14 @@ class VasClient:
         finally:
             _deadline.reset(token)
 
-    def _send(self, method: str, path: str, params: dict[str, str] | None, what: str) -> _Answer:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        what: str,
+        body: bytes | None = None,
+    ) -> _Answer:
         left = _remaining()
         remaining = self.deadline if left is None else left
         if remaining <= 0:
@@ -445,6 +458,7 @@ class VasClient:
                 method,
                 self.endpoint + path,
                 params=params,
+                data=body,
                 auth=self.auth,
                 timeout=timeout,
                 allow_redirects=False,

@@ -34,6 +34,10 @@ class VasError(Exception):
     code: str = "upstream_error"
     http_status: int = 502
     default_message: str = "The VAS upstream call failed. Try again later."
+    #: The richer VIAS error body (VAS-API.md §10.3): set by ``error_for_status`` when present.
+    detail: str | None = None
+    reason: str | None = None
+    advice: str | None = None
 
     def __init__(
         self,
@@ -57,17 +61,25 @@ class VasError(Exception):
         """The contract's ``error.upstream`` object, or None when the upstream never answered."""
         if self.status is None and self.error_code is None and self.request_id is None:
             return None
-        return {
+        upstream: dict[str, Any] = {
             "status": self.status,
             "error_code": self.error_code,
             "error_msg": self.error_msg,
             "request_id": self.request_id,
         }
+        # VIAS adds these; a VAS error (or a VIAS one without them) keeps the contract's four keys.
+        for key in ERROR_EXTRAS:
+            if getattr(self, key) is not None:
+                upstream[key] = getattr(self, key)
+        return upstream
 
     def scrub(self, secrets: tuple[str, ...]) -> VasError:
         """Remove secret values from every text of this error (in place); returns self."""
         self.message = scrub_text(self.message, secrets) or self.default_message
         self.error_msg = scrub_text(self.error_msg, secrets)
+        for key in ERROR_EXTRAS:
+            if getattr(self, key) is not None:
+                setattr(self, key, scrub_text(getattr(self, key), secrets))
         self.args = (self.message,)
         return self
 
@@ -144,6 +156,32 @@ class EndpointNotAllowed(VasError):
     )
 
 
+#: The VIAS error body's extra texts (VAS-API.md §10.3), kept in the typed error and shown.
+ERROR_EXTRAS = ("detail", "reason", "advice")
+
+
+def parse_error_extras(body: bytes | str | None) -> dict[str, str]:
+    """``detail``, ``reason`` and ``advice`` of a VIAS error body, where present (capped); a
+    VAS body has none of them."""
+    if not body:
+        return {}
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    if isinstance(data.get("error"), dict):  # tolerate {"error": {...}} wrapping
+        data = {**data["error"], **data}
+    extras = {}
+    for key in ERROR_EXTRAS:
+        value = data.get(key)
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
+            extras[key] = str(value)[:MAX_ERROR_TEXT]
+    return extras
+
+
 def parse_error_body(body: bytes | str | None) -> tuple[str | None, str | None]:
     """Extract ``(error_code, error_msg)`` from an error body the way the official SDK does.
 
@@ -192,7 +230,23 @@ def error_for_status(
     retry_after: float | None = None,
     what: str = "the request",
 ) -> VasError:
-    """Map a non-2xx upstream answer to the matching typed error."""
+    """Map a non-2xx upstream answer to the matching typed error (with VIAS' extra texts)."""
+    error = _error_for_status(
+        status, body, request_id=request_id, retry_after=retry_after, what=what
+    )
+    for key, value in parse_error_extras(body).items():
+        setattr(error, key, value)
+    return error
+
+
+def _error_for_status(
+    status: int,
+    body: bytes | str | None,
+    *,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+    what: str = "the request",
+) -> VasError:
     error_code, error_msg = parse_error_body(body)
     detail = f" Upstream said: {error_code or status}" + (f" {error_msg}" if error_msg else "")
     kwargs: dict[str, Any] = {
