@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.vas_fixtures import *  # noqa: F403 - simulator, simulator_server, vas_client
+from tests.vias_fixtures import *  # noqa: F403 - vias_client, vias_ids
 
 
 @pytest.fixture(autouse=True)

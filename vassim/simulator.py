@@ -1,5 +1,8 @@
 """An in-process simulator of the VAS task API and IAM password tokens, for tests and demos.
 
+VIAS (the successor service) is served beside VAS on the same port, behind the same signature
+check and faults: ``/v2/{project_id}/tasks…`` (see ``vassim/vias.py``, seeds in ``vassim/seed/``).
+
 It checks AK/SK signatures exactly as the API gateway does (rebuilding the canonical request from
 what it received), issues and checks IAM tokens, serves seeded tasks in every state, lets tasks
 move through states, injects faults and counts requests. Plain WSGI on the standard library.
@@ -7,8 +10,8 @@ move through states, injects faults and counts requests. Plain WSGI on the stand
 Control endpoints (no auth; bind the simulator to loopback only):
     GET    /_sim/counts             {"GET /v2/...": n, ...}
     DELETE /_sim/counts             reset counts
-    POST   /_sim/faults             {"<task id>"|"list"|"*": {"mode": ..., "seconds": ..,
-                                      "retry_after": .., "times": n}}
+    POST   /_sim/faults             {"<task id>"|"list"|"vias-list"|"*": {"mode": ...,
+                                      "seconds": .., "retry_after": .., "times": n}}
     DELETE /_sim/faults             clear faults
     POST   /_sim/advance            {"task_id": "..."} (or {} for every task with a lifecycle)
     POST   /_sim/reset              back to the seeded state
@@ -39,6 +42,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from tasks.vas.auth import DATE_FORMAT, canonical_request, signature, string_to_sign
 from tasks.vas.parsing import STATES
+from vassim import vias
 
 DEFAULT_PROJECT_ID = "6204a5bd270343b5885144cf9c8c158d"
 DEFAULT_AK = "SIMULATORAK000000001"
@@ -534,6 +538,8 @@ class Simulator:
         self.faults: dict[str, Fault] = {}
         self.tokens: dict[str, float] = {}
         self.tasks: dict[tuple[str, str], _Task] = {}
+        #: (service, task id, body) of every update received, oldest first.
+        self.updates: list[tuple[str, str, Any]] = []
         self.reset()
 
     # ------------------------------------------------------------------ Python API for tests
@@ -545,8 +551,11 @@ class Simulator:
             self.faults.clear()
             self.tokens.clear()
             self.tasks.clear()
+            self.updates.clear()
             for doc, options in seed_tasks():
                 self.add_task(doc, **options)
+            for entry in vias.seed_tasks():
+                self.add_task(entry.pop("doc"), service=vias.SERVICE, **entry)
 
     def add_task(
         self,
@@ -671,6 +680,15 @@ class Simulator:
                 return self._control(method, path, environ, start_response)
             if path.rstrip("/") == "/v3/auth/tokens" and method == "POST":
                 return self._iam(environ, start_response)
+            vias_match = vias.VIAS_PATH.match(path)
+            if vias_match:
+                fault = self._take_fault(vias_match.group("task") or vias.LIST_FAULT_KEY)
+                if fault is not None:
+                    return self._fault(fault, environ, start_response)
+                denied = self._authenticate(method, environ)
+                if denied is not None:
+                    return _json(start_response, 401, denied)
+                return vias.handle(self, method, vias_match, environ, start_response)
             match = _VAS_PATH.match(path)
             if not match:
                 return _json(start_response, 404, _err("APIGW.0101", "The API does not exist."))
@@ -997,10 +1015,14 @@ class Simulator:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        match = _VAS_PATH.match(environ.get("PATH_INFO", "/"))
+        path = environ.get("PATH_INFO", "/")
         denied = self._authenticate(method, environ)
         if denied is not None:
             return _json(start_response, 401, denied)
+        vias_match = vias.VIAS_PATH.match(path)
+        if vias_match:
+            return vias.handle(self, method, vias_match, environ, start_response)
+        match = _VAS_PATH.match(path)
         assert match is not None
         return self._vas(method, match, environ, start_response)
 
