@@ -14,7 +14,7 @@ from typing import Any
 from django.utils.translation import get_language, gettext_lazy, ngettext, pgettext_lazy
 from django.utils.translation import gettext as _
 
-from tasks.vas.parsing import STATES
+from tasks.vas.vias import VIAS_STATES
 
 # --------------------------------------------------------------------------- language
 
@@ -35,7 +35,7 @@ def is_english() -> bool:
 def state_name(state: str) -> str:
     """The state as shown: the API's value in English, the SDK's Chinese name (VAS-API.md §3.1) in
     Chinese. Unknown states are shown as they came."""
-    known = STATES.get(state)
+    known = VIAS_STATES.get(state)  # the VAS states plus VIAS' two
     if known and (get_language() or "").lower().startswith("zh"):
         return known[2]
     return state
@@ -185,12 +185,29 @@ def error_dict_message(error: Any) -> str:
 # --------------------------------------------------------------------------- connection check
 
 _CONNECTED = re.compile(r"^Connected: (\d+) tasks? in service (\S+)\.$")
+_VIAS_CONNECTED = re.compile(r"^Connected: (\d+)( or more)? VIAS tasks?\.$")
+#: Between the VAS and the VIAS part of a check of both ("VAS: … | VIAS: …").
+CHECK_SEPARATOR = " | "
 
 
 def check_message(message: str) -> str:
     """A stored connection-check result in the active language (it is stored in English)."""
     if is_english() or not message:
         return message
+    if message.startswith("VAS: ") and f"{CHECK_SEPARATOR}VIAS: " in message:
+        vas, vias = message[len("VAS: ") :].split(f"{CHECK_SEPARATOR}VIAS: ", 1)
+        return _("VAS: %(vas)s | VIAS: %(vias)s") % {
+            "vas": check_message(vas),
+            "vias": check_message(vias),
+        }
+    vias_match = _VIAS_CONNECTED.match(message)
+    if vias_match:
+        count = int(vias_match.group(1))
+        if vias_match.group(2):
+            return _("Connected: %(count)d or more VIAS tasks.") % {"count": count}
+        return ngettext(
+            "Connected: %(count)d VIAS task.", "Connected: %(count)d VIAS tasks.", count
+        ) % {"count": count}
     match = _CONNECTED.match(message)
     if match:
         count = int(match.group(1))

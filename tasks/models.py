@@ -11,7 +11,7 @@ from knox.models import AbstractAuthToken
 
 from tasks import crypto
 from tasks.errors import CredentialsUnavailable
-from tasks.vas.endpoints import REGIONS
+from tasks.vas.endpoints import REGIONS, default_vias_endpoint
 
 UPSTREAM_PROJECT_ID = RegexValidator(
     r"^[A-Za-z0-9-]{1,64}$",
@@ -58,6 +58,8 @@ class CloudProject(models.Model):
     )
     endpoint = models.CharField(_("VAS endpoint"), max_length=255)
     iam_endpoint = models.CharField(_("IAM endpoint"), max_length=255)
+    # VIAS (the successor service) is signed with the same credentials; blank: the region's.
+    vias_endpoint = models.CharField(_("VIAS endpoint"), max_length=255, blank=True)
     default_service = models.CharField(
         _("default service"), max_length=64, default="c-face-edge", validators=[SERVICE_NAME]
     )
@@ -134,6 +136,11 @@ class CloudProject(models.Model):
                     % {"name": self.name}
                 ) from None
         return values
+
+    @property
+    def vias_endpoint_or_default(self) -> str:
+        """Where VIAS calls go: the VIAS endpoint set, else the region's default."""
+        return self.vias_endpoint or default_vias_endpoint(self.region)
 
     @property
     def access_key_display(self) -> str:

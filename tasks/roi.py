@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any
 
+from tasks.vas.vias import common_config
+
 FRAMES: tuple[tuple[int, int], ...] = ((1920, 1080), (2560, 1440), (3840, 2160))
 MAX_POINTS = 10_000
 MAX_SHAPES = 1_000
@@ -375,9 +377,7 @@ def _frame(shapes: list[dict[str, Any]], out_of_frame: bool) -> tuple[int, int]:
 
 
 def roi_for_task(payload: Any) -> dict[str, Any]:
-    """The normalised ROI of a task document (its ``service_config.common``); never raises."""
-    config = payload.get("service_config") if isinstance(payload, dict) else None
-    common = config.get("common") if isinstance(config, dict) else None
-    if not isinstance(common, dict):
-        common = {}
+    """The normalised ROI of a task document (VAS ``service_config.common``, VIAS
+    ``config.common``); never raises."""
+    common = common_config(payload)
     return normalise_roi(common.get("target_roi"), common)

@@ -1,4 +1,9 @@
-"""Builds the upstream client for a project: the one place where secrets are decrypted."""
+"""Builds the upstream client for a project: the one place where secrets are decrypted.
+
+Also the one place that tells VAS from VIAS: `task_show` dispatches on the service key (the
+reserved `VIAS_SERVICE` goes to the VIAS client), so every service function keyed by
+(project, service, task id) works for VIAS tasks unchanged.
+"""
 
 import threading
 
@@ -7,8 +12,10 @@ from requests.auth import AuthBase
 
 from tasks.errors import CredentialsUnavailable
 from tasks.models import AuthType, CloudProject
+from tasks.vas import VIAS_SERVICE
 from tasks.vas.auth import AkSkAuth, IamPasswordAuth, StaticTokenAuth
-from tasks.vas.client import VasClient
+from tasks.vas.client import Fetched, VasClient
+from tasks.vas.vias import ViasClient
 
 # IAM tokens are reused until shortly before expiry, so the auth object outlives a request. It is
 # kept per process, in memory, never in the shared cache: a token is a secret.
@@ -66,3 +73,21 @@ def client_for(project: CloudProject) -> VasClient:
         timeout=settings.PORTAL_UPSTREAM_TIMEOUT,
         allowed_hosts=settings.PORTAL_UPSTREAM_ALLOWED_HOSTS,
     )
+
+
+def vias_client_for(project: CloudProject) -> ViasClient:
+    """The VIAS client of a project: the same credentials and limits as VAS, its own endpoint."""
+    return ViasClient(
+        endpoint=project.vias_endpoint_or_default,
+        project_id=project.upstream_project_id,
+        auth=auth_for(project),
+        timeout=settings.PORTAL_UPSTREAM_TIMEOUT,
+        allowed_hosts=settings.PORTAL_UPSTREAM_ALLOWED_HOSTS,
+    )
+
+
+def task_show(project: CloudProject, service: str, task_id: str) -> Fetched:
+    """One task document from the upstream of its service (VAS, or VIAS for `VIAS_SERVICE`)."""
+    if service == VIAS_SERVICE:
+        return vias_client_for(project).show_task(task_id)
+    return client_for(project).show_task(service, task_id)

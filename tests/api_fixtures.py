@@ -26,6 +26,10 @@ SECRET_VALUES = [
     *SECRETS.values(),
     "sim-webhook-secret-value",
     "sim-api-key-value",
+    # The simulator's VIAS seed secrets (vassim/seed/vias_tasks.json).
+    "sim-vias-webhook-secret-7731",
+    "sim-vcn-password-4419",
+    "sim-input-token-3310",
 ]
 
 

@@ -106,6 +106,7 @@ def sim_project(db, alice, bob, simulator_server):
             "region": "cn-north-4",
             "upstream_project_id": DEFAULT_PROJECT_ID,
             "endpoint": simulator_server.url,
+            "vias_endpoint": simulator_server.url,
             "auth_type": "aksk",
         },
         secrets={"access_key": DEFAULT_AK, "secret_key": DEFAULT_SK},

@@ -6,6 +6,7 @@ import pytest
 from tasks.services.task_fetch import task_fetch
 from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import ROLES, assert_error, assert_no_secrets
+from vassim import vias as sim_vias
 from vassim.simulator import DEFAULT_AK, DEFAULT_SK, SEED_TASK_ID
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -13,6 +14,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 OK, DENIED, HIDDEN = "ok", 403, 404
 SVC = "c-face-edge"
 TASK = f"/api/v1/projects/{{project}}/services/{SVC}/tasks/{SEED_TASK_ID}/"
+VIAS_ID = sim_vias.seeded_ids()["lobby-face-01"]
+VIAS_TASK = f"/api/v1/projects/{{project}}/vias/tasks/{VIAS_ID}/"
 
 # (name, method, path, body, success status, who may: "member" | "admin" | "creator")
 ENDPOINTS = [
@@ -56,6 +59,14 @@ ENDPOINTS = [
     ("unwatch", "delete", TASK + "watch/", None, 200, "admin"),
     ("snapshots", "get", TASK + "snapshots/", None, 200, "member"),
     ("snapshot", "get", TASK + "snapshots/{snapshot}/", None, 200, "member"),
+    ("vias-list", "get", "/api/v1/projects/{project}/vias/tasks/", None, 200, "member"),
+    ("vias-task", "get", VIAS_TASK, None, 200, "member"),
+    ("vias-task-refresh", "get", VIAS_TASK + "?refresh=true", None, 200, "member"),
+    ("vias-roi", "get", VIAS_TASK + "roi/", None, 200, "member"),
+    ("vias-watch", "put", VIAS_TASK + "watch/", None, 200, "admin"),
+    ("vias-unwatch", "delete", VIAS_TASK + "watch/", None, 200, "admin"),
+    ("vias-snapshots", "get", VIAS_TASK + "snapshots/", None, 200, "member"),
+    ("vias-snapshot", "get", VIAS_TASK + "snapshots/{vias_snapshot}/", None, 200, "member"),
 ]
 
 EXPECTED = {
@@ -89,7 +100,10 @@ def test_it_answers_each_endpoint_by_role(
     snapshot = task_fetch(project=sim_project, service=SVC, task_id=SEED_TASK_ID).meta[
         "snapshot_id"
     ]
-    url = path.format(project=sim_project.public_id, snapshot=snapshot)
+    vias_snapshot = task_fetch(project=sim_project, service="vias", task_id=VIAS_ID).meta[
+        "snapshot_id"
+    ]
+    url = path.format(project=sim_project.public_id, snapshot=snapshot, vias_snapshot=vias_snapshot)
     if body == "new":
         body = _new_project_body(simulator_server)
     kwargs = {"content_type": "application/json"} if method in ("post", "put", "patch") else {}

@@ -19,6 +19,7 @@ PROJECT_KEYS = {
     "upstream_project_id",
     "endpoint",
     "iam_endpoint",
+    "vias_endpoint",
     "auth_type",
     "default_service",
     "cache_ttl",

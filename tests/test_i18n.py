@@ -170,9 +170,9 @@ def test_every_state_meaning_and_config_label_is_translated():
 
 # --------------------------------------------------------------------------- templates
 
-#: Letters that are names, not words: the product "VCN", "v" before a version number, and the
-#: time zone of the times shown on hover.
-NOT_WORDS = {"VCN", "v", "UTC"}
+#: Letters that are names, not words: the products "VCN" and "VIAS", "v" before a version
+#: number, and the time zone of the times shown on hover.
+NOT_WORDS = {"VCN", "VIAS", "v", "UTC"}
 VISIBLE_ATTRIBUTES = {"title", "placeholder", "aria-label", "alt", "label", "value"}
 SYMBOLS = set(string.punctuation + string.whitespace + string.digits) | set("←→›‹•·×…—–²★☆")
 

@@ -223,3 +223,19 @@ STALE_EXAMPLE = OpenApiExample(
         },
     },
 )
+
+
+def drop_absent_path_parameters(result, generator, request, public):
+    """Postprocessing hook: VIAS routes reuse the VAS task views with ``service`` given by the
+    URL conf, not the path, so their operations must not document a ``service`` path parameter
+    (only path parameters that appear in the path template stay)."""
+    for path, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "parameters" not in operation:
+                continue
+            operation["parameters"] = [
+                p
+                for p in operation["parameters"]
+                if p.get("in") != "path" or "{" + str(p.get("name")) + "}" in path
+            ]
+    return result

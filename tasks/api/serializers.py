@@ -107,6 +107,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "upstream_project_id",
             "endpoint",
             "iam_endpoint",
+            "vias_endpoint",
             "auth_type",
             "default_service",
             "cache_ttl",
@@ -178,6 +179,7 @@ class ProjectWriteSerializer(StrictMixin, serializers.ModelSerializer):
             "name": {"validators": []},
             "endpoint": {"required": False, "allow_blank": True},
             "iam_endpoint": {"required": False, "allow_blank": True},
+            "vias_endpoint": {"required": False, "allow_blank": True},
         }
 
     def plain(self) -> dict[str, Any]:
@@ -313,6 +315,19 @@ class UpstreamTaskQuerySerializer(serializers.Serializer):
     name = serializers.CharField(required=False, max_length=255, help_text="Name contains.")
     offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=1_000_000)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+
+
+class ViasTaskQuerySerializer(serializers.Serializer):
+    """The VIAS list's query: VIAS pages by number (`count` is the number of tasks on the page)."""
+
+    state = serializers.CharField(required=False, max_length=64)
+    name = serializers.CharField(required=False, max_length=255, help_text="Name contains.")
+    camera = serializers.CharField(required=False, max_length=255, help_text="Camera name.")
+    algorithm = serializers.CharField(
+        required=False, max_length=64, help_text="Algorithm name (VIAS `title`)."
+    )
+    page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=100_000)
+    page_size = serializers.IntegerField(required=False, default=20, min_value=5, max_value=100)
 
 
 class TrackedTaskSerializer(serializers.ModelSerializer):

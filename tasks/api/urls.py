@@ -1,9 +1,16 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+import tasks.converters  # noqa: F401 - registers <vas_service:…>
 from tasks.api import views
+from tasks.vas import VIAS_SERVICE
 
-TASK = "v1/projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
+TASK = "v1/projects/<uuid:project>/services/<vas_service:service>/tasks/<str:task_id>/"
+# VIAS tasks: the same views and names with service="vias" (see tasks.web.urls).
+VIAS_TASKS = "v1/projects/<uuid:project>/vias/tasks/"
+VIAS_TASK = VIAS_TASKS + "<str:task_id>/"
+VIAS = {"service": VIAS_SERVICE}
+
 
 urlpatterns = [
     # The busiest first: Django tries the patterns in order.
@@ -14,6 +21,17 @@ urlpatterns = [
     path(
         TASK + "snapshots/<int:snapshot>/",
         views.SnapshotDetailView.as_view(),
+        name="api-snapshot",
+    ),
+    # VIAS: the same views and names below VIAS_TASK, with service="vias".
+    path(VIAS_TASK, views.TaskDetailView.as_view(), VIAS, name="api-task"),
+    path(VIAS_TASK + "roi/", views.TaskRoiView.as_view(), VIAS, name="api-task-roi"),
+    path(VIAS_TASK + "watch/", views.TaskWatchView.as_view(), VIAS, name="api-task-watch"),
+    path(VIAS_TASK + "snapshots/", views.SnapshotListView.as_view(), VIAS, name="api-snapshots"),
+    path(
+        VIAS_TASK + "snapshots/<int:snapshot>/",
+        views.SnapshotDetailView.as_view(),
+        VIAS,
         name="api-snapshot",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -45,8 +63,9 @@ urlpatterns = [
         name="api-tracked-tasks",
     ),
     path(
-        "v1/projects/<uuid:project>/services/<str:service>/tasks/",
+        "v1/projects/<uuid:project>/services/<vas_service:service>/tasks/",
         views.UpstreamTaskListView.as_view(),
         name="api-upstream-tasks",
     ),
+    path(VIAS_TASKS, views.ViasTaskListView.as_view(), VIAS, name="api-upstream-tasks"),
 ]

@@ -45,9 +45,10 @@ from tasks.services.task_fetch import (
     task_fetch,
     validate_identifiers,
 )
-from tasks.services.task_list import task_list_upstream
+from tasks.services.task_list import task_list_upstream, task_list_vias
 from tasks.services.tokens import token_create
 from tasks.services.watch import task_watch
+from tasks.vas import VIAS_SERVICE
 
 PROJECT_PARAM = OpenApiParameter(
     "project", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The project's `id`."
@@ -383,11 +384,36 @@ class UpstreamTaskListView(ProjectScopedMixin, APIView):
     )
     def get(self, request: Request, project, service) -> Response:
         project = self.get_project()
+        if service == VIAS_SERVICE:  # VIAS pages by number and filters by camera and algorithm
+            query = s.ViasTaskQuerySerializer(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            return Response(task_list_vias(project=project, **query.validated_data))
         query = s.UpstreamTaskQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(
             task_list_upstream(project=project, service=service, **query.validated_data)
         )
+
+
+class ViasTaskListView(UpstreamTaskListView):
+    """The VIAS task list: the same view, documented with VIAS' query (pages by number)."""
+
+    @extend_schema(
+        tags=["tasks"],
+        summary="The VIAS task list (proxied, cached briefly)",
+        description=(
+            "VIAS pages by number: `count` is the number of tasks on this page (VIAS gives no "
+            "total) and `meta.has_more` says whether another page follows."
+        ),
+        operation_id="v1_projects_vias_tasks_list",
+        parameters=[PROJECT_PARAM, s.ViasTaskQuerySerializer, RETRY_AFTER],
+        responses={
+            200: s.UpstreamTaskListSerializer,
+            **error_responses(*PROJECT, "invalid", "invalid_state", *UPSTREAM),
+        },
+    )
+    def get(self, request: Request, project, service=VIAS_SERVICE) -> Response:
+        return super().get(request, project, service)
 
 
 class _TaskView(ProjectScopedMixin, APIView):

@@ -10,10 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tasks.errors import CredentialsUnavailable
-from tasks.i18n import endpoint_error_message
+from tasks.i18n import CHECK_SEPARATOR, endpoint_error_message
 from tasks.models import AuthType, CloudProject, Membership, Role
 from tasks.services.audit import audit_record
-from tasks.upstream import client_for
+from tasks.upstream import client_for, vias_client_for
 from tasks.vas.endpoints import default_iam_endpoint, default_vas_endpoint, validate_endpoint
 
 PLAIN_FIELDS = (
@@ -23,6 +23,7 @@ PLAIN_FIELDS = (
     "upstream_project_id",
     "endpoint",
     "iam_endpoint",
+    "vias_endpoint",
     "default_service",
     "cache_ttl",
     "auth_type",
@@ -43,6 +44,7 @@ IDENTITY_FIELDS = (
     "upstream_project_id",
     "endpoint",
     "iam_endpoint",
+    "vias_endpoint",
     "iam_domain",
     "iam_user",
 )
@@ -76,12 +78,17 @@ def _apply(
         setattr(project, field, value.strip() if isinstance(value, str) else value)
 
     errors: dict[str, list[str]] = {}
-    for field in ("endpoint", "iam_endpoint"):
-        value = getattr(project, field) or (
-            default_vas_endpoint(project.region)
-            if field == "endpoint"
-            else default_iam_endpoint(project.region)
-        )
+    defaults = {
+        "endpoint": default_vas_endpoint,
+        "iam_endpoint": default_iam_endpoint,
+        # Blank stays blank: VIAS then uses the region's endpoint but is not "configured" (the
+        # connection test leaves it out). Set, it is held to the same allow list.
+        "vias_endpoint": None,
+    }
+    for field, default in defaults.items():
+        value = getattr(project, field) or (default(project.region) if default else "")
+        if not value:
+            continue
         try:
             setattr(
                 project, field, validate_endpoint(value, settings.PORTAL_UPSTREAM_ALLOWED_HOSTS)
@@ -182,10 +189,16 @@ def project_delete(*, actor, project: CloudProject) -> None:
 
 
 def project_check(*, project: CloudProject) -> CloudProject:
-    """Tests the connection (a cheap signed list call); records ok, message and time."""
+    """Tests the connection (a cheap signed list call); records ok, message and time. With a
+    VIAS endpoint set, VIAS is tested too: ok only when both answer."""
     try:
         result = client_for(project).check(project.default_service)
         ok, message = result.ok, result.message
+        if project.vias_endpoint:
+            vias = vias_client_for(project).check()
+            ok = ok and vias.ok
+            # Stored in English like every check message; tasks.i18n translates it when shown.
+            message = f"VAS: {message}{CHECK_SEPARATOR}VIAS: {vias.message}"
     except CredentialsUnavailable as exc:
         ok, message = False, exc.message
     project.last_check_ok = ok

@@ -24,7 +24,7 @@ from tasks.models import CloudProject, TaskSnapshot, TrackedTask
 from tasks.roi import roi_for_task
 from tasks.services.audit import audit_record
 from tasks.services.snapshots import snapshot_mark_gone, snapshot_newest, snapshot_record
-from tasks.upstream import client_for
+from tasks.upstream import task_show
 from tasks.vas import errors as vas_errors
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -206,6 +206,8 @@ def _remember_failure(key: str, exc: Exception, now: float) -> None:
             "error_code": getattr(exc, "error_code", None),
             "error_msg": getattr(exc, "error_msg", None),
             "request_id": getattr(exc, "request_id", None),
+            # VIAS' richer error body, shown again while the failure is remembered.
+            **{key: getattr(exc, key, None) for key in vas_errors.ERROR_EXTRAS},
             "until": now + seconds,
         },
         timeout=seconds,
@@ -224,7 +226,7 @@ def _remembered_error(failure: dict[str, Any], now: float) -> Exception:
         return PortalError(
             failure["message"], code=failure["code"], http_status=failure["http_status"]
         )
-    return cls(
+    error = cls(
         failure["message"],
         status=failure["status"],
         error_code=failure["error_code"],
@@ -232,6 +234,10 @@ def _remembered_error(failure: dict[str, Any], now: float) -> Exception:
         request_id=failure["request_id"],
         retry_after=max(1.0, failure["until"] - now),
     )
+    for key in vas_errors.ERROR_EXTRAS:
+        if failure.get(key) is not None:
+            setattr(error, key, failure[key])
+    return error
 
 
 def _stale_or_raise(
@@ -257,7 +263,7 @@ def _fetch_upstream(
     *, project: CloudProject, service: str, task_id: str, key: str, entry, now: float
 ) -> TaskResult:
     try:
-        fetched = client_for(project).show_task(service, task_id)
+        fetched = task_show(project, service, task_id)
     except (vas_errors.VasError, CredentialsUnavailable) as exc:
         _remember_failure(key, exc, now)
         if isinstance(exc, vas_errors.TaskNotFound):

@@ -1,4 +1,4 @@
-"""The upstream's own task list for a service, proxied and cached briefly."""
+"""The upstream's own task list for a service (or VIAS), proxied and cached briefly."""
 
 import hashlib
 import json
@@ -11,8 +11,10 @@ from django.utils.translation import gettext as _
 from tasks.errors import PortalError
 from tasks.models import CloudProject
 from tasks.services.task_fetch import iso_utc, validate_identifiers
-from tasks.upstream import client_for
+from tasks.upstream import client_for, vias_client_for
+from tasks.vas import VIAS_SERVICE
 from tasks.vas.parsing import STATES
+from tasks.vas.vias import FIRST_PAGE, MIN_PAGE_SIZE, VIAS_STATES
 
 #: The list changes more often than one task matters: cache it for at most this long.
 LIST_CACHE_SECONDS = 15
@@ -83,5 +85,94 @@ def _answer(entry: dict[str, Any], source: str, now: float) -> dict[str, Any]:
             "fetched_at": iso_utc(entry["fetched_at"]),
             "age_seconds": max(0, int(now - entry["fetched_at"])),
             "upstream_request_id": entry["request_id"],
+        },
+    }
+
+
+# --------------------------------------------------------------------------- VIAS
+
+#: What a VIAS list row shows: the list's own fields (TaskInfo), not whole documents.
+VIAS_LIST_FIELDS = (
+    "id",
+    "name",
+    "state",
+    "type",
+    "video_source_name",
+    "title",
+    "algorithm_publish_id",
+    "service_id",
+    "created_at",
+)
+VIAS_MAX_PAGE_SIZE = 100
+
+
+def task_list_vias(
+    *,
+    project: CloudProject,
+    state: str | None = None,
+    name: str | None = None,
+    camera: str | None = None,
+    algorithm: str | None = None,
+    page: int = FIRST_PAGE,
+    page_size: int = 20,
+) -> dict[str, Any]:
+    """The VIAS task list, one page: `{"count", "tasks", "meta"}` where `count` is the number of
+    tasks on this page (VIAS gives no total) and `meta.has_more` says whether a page follows.
+
+    Filters: `state` (task_state, VIAS states), `name` (task_name), `camera` (camera_name),
+    `algorithm` (title, the algorithm's name)."""
+    if state and state not in VIAS_STATES:
+        raise PortalError(
+            _("Unknown state “%(state)s”. Choose one of: %(states)s.")
+            % {"state": state[:40], "states": ", ".join(VIAS_STATES)},
+            code="invalid_state",
+        )
+    if not FIRST_PAGE <= page <= 100_000 or not MIN_PAGE_SIZE <= page_size <= VIAS_MAX_PAGE_SIZE:
+        raise PortalError(
+            _("page must be %(first)d or more and page_size %(min)d–%(max)d.")
+            % {"first": FIRST_PAGE, "min": MIN_PAGE_SIZE, "max": VIAS_MAX_PAGE_SIZE},
+            code="invalid_page",
+        )
+    filters = {
+        "task_state": state,
+        "task_name": (name or "").strip()[:100] or None,
+        "camera_name": (camera or "").strip()[:100] or None,
+        "title": (algorithm or "").strip()[:64] or None,
+    }
+    query = {**filters, "page": page, "page_size": page_size}
+    digest = hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:24]
+    key = f"task-list:{project.pk}:{project.credentials_version}:{VIAS_SERVICE}:{digest}"
+    ttl = min(LIST_CACHE_SECONDS, project.cache_ttl)
+    now = time.time()
+    if ttl > 0:
+        cached = cache.get(key)
+        if cached is not None:
+            return _vias_answer(cached, "cache", now)
+    listing = vias_client_for(project).list_tasks(page=page, page_size=page_size, **filters)
+    entry = {
+        "tasks": [{field: task.get(field) for field in VIAS_LIST_FIELDS} for task in listing.tasks],
+        "page": page,
+        "page_size": page_size,
+        "has_more": not listing.is_last,
+        "fetched_at": time.time(),
+        "request_id": listing.request_id,
+    }
+    if ttl > 0:
+        cache.set(key, entry, timeout=ttl)
+    return _vias_answer(entry, "upstream", time.time())
+
+
+def _vias_answer(entry: dict[str, Any], source: str, now: float) -> dict[str, Any]:
+    return {
+        "count": len(entry["tasks"]),
+        "tasks": entry["tasks"],
+        "meta": {
+            "source": source,
+            "fetched_at": iso_utc(entry["fetched_at"]),
+            "age_seconds": max(0, int(now - entry["fetched_at"])),
+            "upstream_request_id": entry["request_id"],
+            "page": entry["page"],
+            "page_size": entry["page_size"],
+            "has_more": entry["has_more"],
         },
     }

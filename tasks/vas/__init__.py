@@ -6,6 +6,7 @@ from .endpoints import (
     REGIONS,
     default_iam_endpoint,
     default_vas_endpoint,
+    default_vias_endpoint,
     is_loopback_host,
     validate_endpoint,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "canonical_request",
     "default_iam_endpoint",
     "default_vas_endpoint",
+    "default_vias_endpoint",
     "is_loopback_host",
     "redact_task",
     "sign",

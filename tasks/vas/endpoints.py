@@ -31,6 +31,11 @@ def default_vas_endpoint(region: str) -> str:
     return f"https://iva.{region}.myhuaweicloud.com"
 
 
+def default_vias_endpoint(region: str) -> str:
+    """``https://vias.{region}.myhuaweicloud.com`` (VAS-API.md §10.1)."""
+    return f"https://vias.{region}.myhuaweicloud.com"
+
+
 def default_iam_endpoint(region: str) -> str:
     """``https://iam.{region}.myhuaweicloud.com``."""
     return f"https://iam.{region}.myhuaweicloud.com"

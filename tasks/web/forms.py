@@ -11,6 +11,7 @@ from tasks.models import CloudProject, Role
 from tasks.services.projects import PLAIN_FIELDS
 from tasks.services.tokens import EXPIRY_CHOICES
 from tasks.vas.parsing import STATES
+from tasks.vas.vias import VIAS_STATES
 
 SECRET_LABELS = {
     "access_key": _("Access key (AK)"),
@@ -33,10 +34,15 @@ class ProjectForm(forms.Form):
             self.fields[name] = field
         self.fields["endpoint"].required = False
         self.fields["iam_endpoint"].required = False
+        self.fields["vias_endpoint"].required = False
         self.fields["endpoint"].help_text = _(
             "Blank: https://iva.{region}.myhuaweicloud.com. Only hosts on the portal's allow list."
         )
         self.fields["iam_endpoint"].help_text = _("Blank: https://iam.{region}.myhuaweicloud.com.")
+        self.fields["vias_endpoint"].help_text = _(
+            "VIAS, the successor service, signed with the same credentials. Blank: "
+            "https://vias.{region}.myhuaweicloud.com, and Test connection checks VAS only."
+        )
         self.fields["token_expires_at"].widget = forms.DateTimeInput(
             attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
         )
@@ -137,6 +143,34 @@ class TaskFilterForm(forms.Form):
         return {
             "state": data.get("state") or None,
             "name": (data.get("name") or "").strip() or None,
+            "page": data.get("page") or 1,
+        }
+
+
+class ViasTaskFilterForm(forms.Form):
+    """VIAS list filters (state, name, camera, algorithm); invalid values are dropped."""
+
+    PAGE_SIZE = 20
+
+    state = forms.ChoiceField(
+        label=_("State"),
+        required=False,
+        choices=lambda: [("", _("any state"))] + [(s, state_choice_label(s)) for s in VIAS_STATES],
+    )
+    name = forms.CharField(label=_("Name contains"), required=False, max_length=100)
+    camera = forms.CharField(label=_("Camera"), required=False, max_length=100)
+    algorithm = forms.CharField(label=_("Algorithm"), required=False, max_length=64)
+    page = forms.IntegerField(required=False, min_value=1, max_value=5000)
+
+    def values(self) -> dict:
+        """(state, name, camera, algorithm, page) with defaults for anything missing or invalid."""
+        self.is_valid()
+        data = self.cleaned_data
+        return {
+            "state": data.get("state") or None,
+            "name": (data.get("name") or "").strip() or None,
+            "camera": (data.get("camera") or "").strip() or None,
+            "algorithm": (data.get("algorithm") or "").strip() or None,
             "page": data.get("page") or 1,
         }
 

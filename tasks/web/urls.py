@@ -1,8 +1,15 @@
 from django.urls import path
 
-from tasks.web.views import projects, task_pages, tokens
+import tasks.converters  # noqa: F401 - registers <vas_service:…>
+from tasks.vas import VIAS_SERVICE
+from tasks.web.views import migration, projects, task_pages, tokens
 
-TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
+TASK = "projects/<uuid:project>/services/<vas_service:service>/tasks/<str:task_id>/"
+# VIAS tasks have no service in their paths: the same views and names, with service="vias", so
+# reverse("task_detail", kwargs={..., "service": "vias"}) gives the VIAS path.
+VIAS_TASKS = "projects/<uuid:project>/vias/tasks/"
+VIAS_TASK = VIAS_TASKS + "<str:task_id>/"
+VIAS = {"service": VIAS_SERVICE}
 
 urlpatterns = [
     path("projects/", projects.project_list, name="projects"),
@@ -14,12 +21,20 @@ urlpatterns = [
     path("projects/<uuid:project>/check/", projects.project_check, name="project_check"),
     path("projects/<uuid:project>/tasks/lookup/", task_pages.task_lookup, name="task_lookup"),
     path(
-        "projects/<uuid:project>/services/<str:service>/tasks/",
+        "projects/<uuid:project>/services/<vas_service:service>/tasks/",
         task_pages.task_browse,
         name="task_browse",
     ),
     path(TASK, task_pages.task_detail, name="task_detail"),
     path(TASK + "history/", task_pages.task_history, name="task_history"),
     path(TASK + "watch/", task_pages.task_watch_toggle, name="task_watch"),
+    path(TASK + "vias/", migration.task_vias_fields, name="task_vias_fields"),
+    path(
+        "projects/<uuid:project>/migration/", migration.project_migration, name="project_migration"
+    ),
+    path(VIAS_TASKS, task_pages.task_browse, VIAS, name="task_browse"),
+    path(VIAS_TASK, task_pages.task_detail, VIAS, name="task_detail"),
+    path(VIAS_TASK + "history/", task_pages.task_history, VIAS, name="task_history"),
+    path(VIAS_TASK + "watch/", task_pages.task_watch_toggle, VIAS, name="task_watch"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
 ]

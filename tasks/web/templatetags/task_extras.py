@@ -14,7 +14,8 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from tasks import i18n
-from tasks.vas.parsing import REDACTED, SERVICE_CONFIG_KEYS, STATES, is_secret_name
+from tasks.vas.parsing import REDACTED, SERVICE_CONFIG_KEYS, is_secret_name
+from tasks.vas.vias import VIAS_STATES, task_type
 
 register = template.Library()
 
@@ -26,7 +27,8 @@ def state_info(state: Any) -> dict[str, str]:
     """Family (badge colour), meaning, Chinese name and displayed name of a state; unknown states
     are neutral. The displayed name is the API's value, or its Chinese name in Chinese."""
     name = state if isinstance(state, str) else ""
-    family, meaning, zh = STATES.get(name, ("unknown", "", ""))
+    # VIAS' states are VAS' plus two no VAS task has: one table serves both.
+    family, meaning, zh = VIAS_STATES.get(name, ("unknown", "", ""))
     if not meaning:
         meaning = _("Unknown state: the portal does not know what it means.") if name else ""
     return {
@@ -131,6 +133,12 @@ def display_value(value: Any) -> str:
 @register.filter
 def as_text(value: Any) -> str:
     return display_value(value)
+
+
+@register.filter
+def vias_task_type(value: Any) -> str:
+    """A VIAS task type as ``cloud``/``edge`` whether it came as a word or as ``0``/``1``."""
+    return display_value(task_type(value)) if value is not None else "—"
 
 
 def mask_header(name: Any, value: Any) -> str:

@@ -37,11 +37,13 @@ from tasks.services.task_fetch import (
     task_fetch,
     validate_identifiers,
 )
-from tasks.services.task_list import task_list_upstream
+from tasks.services.task_list import task_list_upstream, task_list_vias
 from tasks.services.watch import task_watch
+from tasks.vas import VIAS_SERVICE
 from tasks.vas.errors import VasError
 from tasks.vas.parsing import KNOWN_SERVICES, TaskView
-from tasks.web.forms import TaskFilterForm, TaskLookupForm
+from tasks.vas.vias import ViasTaskView
+from tasks.web.forms import TaskFilterForm, TaskLookupForm, ViasTaskFilterForm
 from tasks.web.task_body import body_cache_key, task_body_html
 from tasks.web.task_body import inline as _inline
 
@@ -208,20 +210,27 @@ def _error_actions(
         elif action == "browse" and service and ids_ok:
             actions.append(
                 {
-                    "url": reverse("task_browse", args=[pid, service]),
-                    "label": _("List the tasks of %(service)s") % {"service": service},
+                    "url": reverse("task_browse", kwargs={"project": pid, "service": service}),
+                    "label": _("List the VIAS tasks")
+                    if service == VIAS_SERVICE
+                    else _("List the tasks of %(service)s") % {"service": service},
                 }
             )
         elif action == "retry" and ids_ok:
             # A failed POST (refresh, watch) is retried from the task's page, not by a GET of it.
             retry = request.get_full_path()
             if request.method != "GET" and service and task_id:
-                retry = reverse("task_detail", args=[pid, service, task_id])
+                retry = reverse(
+                    "task_detail", kwargs={"project": pid, "service": service, "task_id": task_id}
+                )
             actions.append({"url": retry, "label": _("Try again")})
         elif action in ("cached", "open") and service and task_id and ids_ok:
             actions.append(
                 {
-                    "url": reverse("task_detail", args=[pid, service, task_id]),
+                    "url": reverse(
+                        "task_detail",
+                        kwargs={"project": pid, "service": service, "task_id": task_id},
+                    ),
                     "label": _("Show the cached copy")
                     if action == "cached"
                     else _("Open the task"),
@@ -275,7 +284,8 @@ def render_task_error(
 
 
 def _known_services(project: CloudProject) -> list[str]:
-    services = [project.default_service, *KNOWN_SERVICES]
+    # "vias" opens the task under VIAS (the successor service) instead of a VAS service.
+    services = [project.default_service, *KNOWN_SERVICES, VIAS_SERVICE]
     return list(dict.fromkeys(s for s in services if s))
 
 
@@ -285,6 +295,7 @@ def project_task_panel(request: HttpRequest, project) -> dict:
         "lookup_form": TaskLookupForm(initial={"service": project.default_service}),
         "known_services": _known_services(project),
         "recent_tasks": selectors.tracked_tasks_for_project(project)[:RECENT_TASKS],
+        "vias_default_endpoint": project.vias_endpoint_or_default,
     }
 
 
@@ -317,6 +328,8 @@ def task_lookup(request: HttpRequest, project) -> HttpResponse:
 def task_browse(request: HttpRequest, project, service: str) -> HttpResponse:
     """The upstream's task list for one service, filterable by state and name, paginated."""
     project = get_project_for_user(request.user, project)
+    if service == VIAS_SERVICE:
+        return _vias_browse(request, project)
     form = TaskFilterForm(request.GET)
     values = form.values()
     size = TaskFilterForm.PAGE_SIZE
@@ -363,6 +376,50 @@ def task_browse(request: HttpRequest, project, service: str) -> HttpResponse:
             "pages": pages,
             "first": offset + 1 if rows else 0,
             "last": offset + len(rows),
+            "query": query,
+            "meta": listing["meta"],
+        },
+    )
+
+
+def _vias_browse(request: HttpRequest, project: CloudProject) -> HttpResponse:
+    """The VIAS list: numbered pages without a total (VIAS' `count` is the page's), filters
+    state, name, camera and algorithm."""
+    form = ViasTaskFilterForm(request.GET)
+    values = form.values()
+    size = ViasTaskFilterForm.PAGE_SIZE
+    try:
+        listing = task_list_vias(project=project, page_size=size, **values)
+    except (VasError, PortalError) as exc:
+        return render_task_error(request, project, exc, service=VIAS_SERVICE)
+    watched = set(
+        selectors.tracked_tasks_for_project(
+            project, service=VIAS_SERVICE, watched=True
+        ).values_list("task_id", flat=True)
+    )
+    rows = []
+    for item in listing["tasks"]:
+        task_id = item.get("id")
+        linkable = isinstance(task_id, str)
+        try:
+            validate_identifiers(service=VIAS_SERVICE, task_id=task_id)
+        except PortalError:
+            linkable = False
+        rows.append({**item, "linkable": linkable, "watched": linkable and task_id in watched})
+    query = {k: v for k, v in values.items() if v and k != "page"}
+    first = (values["page"] - 1) * size + 1
+    return render(
+        request,
+        "tasks/vias_task_list.html",
+        {
+            "project": project,
+            "service": VIAS_SERVICE,
+            "form": form,
+            "rows": rows,
+            "page": values["page"],
+            "has_more": listing["meta"]["has_more"],
+            "first": first if rows else 0,
+            "last": first + len(rows) - 1,
             "query": query,
             "meta": listing["meta"],
         },
@@ -442,7 +499,7 @@ def _detail_context(
     snapshot=None,
     latest_snapshot_id: int | None = None,
 ) -> dict[str, Any]:
-    view = TaskView.from_payload(result.task)
+    view = (ViasTaskView if service == VIAS_SERVICE else TaskView).from_payload(result.task)
     meta = result.meta
     if isinstance(meta.get("error"), dict):
         meta = {
