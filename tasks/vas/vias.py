@@ -271,6 +271,41 @@ class ViasClient:
 # ------------------------------------------------------------------------- the document
 
 
+#: ShowTaskInfo's documented fields (VAS-API.md §10.3); any other top-level key is shown as it came.
+KNOWN_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "creator",
+        "project_id",
+        "description",
+        "release_id",
+        "service_id",
+        "created_at",
+        "updated_at",
+        "state",
+        "status",
+        "error",
+        "schedule_status",
+        "schedule",
+        "input",
+        "output",
+        "config",
+        "video_source_name",
+        "title",
+        "group_name",
+        "company",
+        "task_config",
+        "type",
+        "resource_order_id",
+        "package_id",
+        "device_id",
+        "access_address",
+        "algorithm_publish_id",
+    }
+)
+
+
 @dataclass(frozen=True)
 class ViasTaskView(TaskView):
     """``TaskView`` for a VIAS document: ``config.common`` read as the service configuration,
@@ -337,6 +372,7 @@ class ViasTaskView(TaskView):
             access_address=_str(payload.get("access_address")),
             task_config=_str(payload.get("task_config")),
             event_center=output.get("event_center"),
+            extra_fields={str(k): v for k, v in payload.items() if k not in KNOWN_FIELDS},
         )
 
 
