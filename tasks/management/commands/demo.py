@@ -64,6 +64,7 @@ class Command(BaseCommand):
                         "region": "cn-north-4",
                         "upstream_project_id": DEFAULT_PROJECT_ID,
                         "endpoint": simulator_url,
+                        "vias_endpoint": simulator_url,  # the simulator serves VIAS too
                         "auth_type": "aksk",
                     },
                     secrets={"access_key": DEFAULT_AK, "secret_key": DEFAULT_SK},
