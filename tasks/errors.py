@@ -191,10 +191,6 @@ class PortalError(Exception):
     def http_status(self) -> int:
         return http_status(self.code)
 
-    @property
-    def message(self) -> Message:
-        return Message(self.code, self.reason, self.params)
-
     def __str__(self) -> str:
         return f"{self.code}" + (f" ({self.reason})" if self.reason else "")
 
@@ -473,11 +469,9 @@ entry(
     ),
     links=("cached",),
     reasons={
-        "refresh": gettext_noop(
-            "Refresh asked too often. Wait %(seconds)d seconds before forcing another refresh."
-        ),
+        "refresh": gettext_noop("Refresh asked too often; the cached copy is still shown."),
     },
-    example={"params": {"seconds": 12}},
+    example={"reason": "refresh"},
 )
 
 # ---- what is asked for
@@ -501,7 +495,6 @@ entry(
             "The portal has not fetched this task yet, so it has no history. Open the task first."
         ),
         "page": gettext_noop("Invalid page."),
-        "route": gettext_noop("Not found."),
     },
     example={"reason": "project"},
 )

@@ -160,9 +160,7 @@ def refresh_allow(actor) -> None:
         return
     wait = rate_hit(f"refresh:{actor.pk}", settings.PORTAL_REFRESH_RATE)
     if wait is not None:
-        raise PortalError(
-            "throttled", reason="refresh", params={"seconds": int(wait)}, retry_after=wait
-        )
+        raise PortalError("throttled", reason="refresh", retry_after=wait)
 
 
 def _result(entry: dict[str, Any], source: str, now: float, error=None) -> TaskResult:
