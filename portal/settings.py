@@ -246,8 +246,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The task lists' `source` (VAS and VIAS lists share it): one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"TaskListSourceEnum": ["upstream", "cache"]},
+    # The error table, made from the error catalogue (tasks.errors); VIAS routes without the
+    # VAS `service` path parameter.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "tasks.api.schema.add_error_table",
         "tasks.api.schema.drop_absent_path_parameters",
     ],
 }

@@ -106,10 +106,19 @@ def sim_project(db, alice, bob, simulator_server):
             "region": "cn-north-4",
             "upstream_project_id": DEFAULT_PROJECT_ID,
             "endpoint": simulator_server.url,
-            "vias_endpoint": simulator_server.url,
             "auth_type": "aksk",
         },
         secrets={"access_key": DEFAULT_AK, "secret_key": DEFAULT_SK},
     )
     Membership.objects.create(project=project, user=bob, role=Role.VIEWER)
     return project
+
+
+@pytest.fixture
+def vias_project(sim_project, alice, simulator_server):
+    """`sim_project` with its VIAS endpoint set to the live simulator too (VIAS configured)."""
+    from tasks.services.projects import project_update
+
+    return project_update(
+        actor=alice, project=sim_project, fields={"vias_endpoint": simulator_server.url}
+    )

@@ -95,7 +95,7 @@ def _new_project_body(simulator_server) -> dict:
     ("name", "method", "path", "body", "success", "who"), ENDPOINTS, ids=[e[0] for e in ENDPOINTS]
 )
 def test_it_answers_each_endpoint_by_role(
-    api, sim_project, simulator_server, role, name, method, path, body, success, who
+    api, sim_project, vias_project, simulator_server, role, name, method, path, body, success, who
 ):
     snapshot = task_fetch(project=sim_project, service=SVC, task_id=SEED_TASK_ID).meta[
         "snapshot_id"

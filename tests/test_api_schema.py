@@ -79,7 +79,7 @@ def test_the_docs_page_uses_only_our_own_static_files(client):
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_schemathesis_finds_no_server_error_or_schema_violation(
-    live_server, sim_project, superuser, tmp_path
+    live_server, sim_project, vias_project, superuser, tmp_path
 ):
     """GET endpoints and project creation, authenticated, against the live server."""
     task_fetch(project=sim_project, service="c-face-edge", task_id=SEED_TASK_ID)

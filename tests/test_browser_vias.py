@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests import test_browser_tasks as browser_tasks
 from tests.api_fixtures import SECRET_VALUES
-from tests.test_browser_tasks import WIDE, browser, session_for, wait_drawn  # noqa: F401
+from tests.test_browser_tasks import WIDE, wait_drawn
+
+# The Chromium fixtures of the VAS browser tests, shared.
+browser = browser_tasks.browser
+session_for = browser_tasks.session_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -22,9 +27,9 @@ def _check_secrets(page) -> None:
     assert not [value for value in SECRET_VALUES if value in html]
 
 
-def test_a_running_vias_task_in_chromium(session_for, alice, sim_project, vias_ids):
+def test_a_running_vias_task_in_chromium(session_for, alice, vias_project, vias_ids):
     session = session_for(alice, viewport=WIDE)
-    session.open(vias_path(sim_project, vias_ids["lobby-face-01"]))
+    session.open(vias_path(vias_project, vias_ids["lobby-face-01"]))
     page = session.page
     wait_drawn(page)
     badge = page.locator(".task-head .badge").first
@@ -41,9 +46,9 @@ def test_a_running_vias_task_in_chromium(session_for, alice, sim_project, vias_i
     session.screenshot("vias-task-running")
 
 
-def test_a_scheduling_vias_task_in_chromium(session_for, alice, sim_project, vias_ids):
+def test_a_scheduling_vias_task_in_chromium(session_for, alice, vias_project, vias_ids):
     session = session_for(alice, viewport=WIDE)
-    session.open(vias_path(sim_project, vias_ids["gate-vehicle-sched"]))
+    session.open(vias_path(vias_project, vias_ids["gate-vehicle-sched"]))
     page = session.page
     wait_drawn(page)
     badge = page.locator(".task-head .badge").first
@@ -62,7 +67,7 @@ def test_a_scheduling_vias_task_in_chromium(session_for, alice, sim_project, via
 
 
 def test_a_vias_task_in_an_unknown_future_state_in_chromium(
-    session_for, alice, sim_project, simulator
+    session_for, alice, vias_project, simulator
 ):
     simulator.add_task(
         {
@@ -76,7 +81,7 @@ def test_a_vias_task_in_an_unknown_future_state_in_chromium(
         service="vias",
     )
     session = session_for(alice, viewport=WIDE)
-    session.open(vias_path(sim_project, FUTURE_ID))
+    session.open(vias_path(vias_project, FUTURE_ID))
     page = session.page
     wait_drawn(page)
     badge = page.locator(".task-head .badge").first
@@ -91,9 +96,9 @@ def test_a_vias_task_in_an_unknown_future_state_in_chromium(
     session.screenshot("vias-task-unknown-state")
 
 
-def test_the_vias_list_in_chromium(session_for, alice, sim_project):
+def test_the_vias_list_in_chromium(session_for, alice, vias_project):
     session = session_for(alice, viewport=WIDE)
-    session.open(f"/projects/{sim_project.public_id}/vias/tasks/?state=LACK_OF_RESOURCES")
+    session.open(f"/projects/{vias_project.public_id}/vias/tasks/?state=LACK_OF_RESOURCES")
     page = session.page
     assert page.locator("#vias-task-table tbody tr").count() == 2
     assert "dock-vcn-03" in page.locator("#vias-task-table").inner_text()

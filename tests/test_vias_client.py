@@ -113,11 +113,11 @@ def test_a_404_is_task_not_found_with_detail_reason_and_advice():
     with pytest.raises(TaskNotFound) as info:
         _client().show_task(TID)
     error = info.value
-    assert (error.detail, error.reason, error.advice) == (
-        "task 3c1f… does not exist",
-        "No such task in the project.",
-        "Check the task id.",
-    )
+    assert error.extras == {
+        "detail": "task 3c1f… does not exist",
+        "reason": "No such task in the project.",
+        "advice": "Check the task id.",
+    }
     upstream = error.upstream_dict()
     assert upstream["error_code"] == "VIAS.0005" and upstream["request_id"] == "req-404"
     assert upstream["advice"] == "Check the task id."
@@ -257,10 +257,11 @@ def test_an_oversized_answer_is_refused():
 @responses.activate
 def test_check_reports_the_first_page_and_never_raises():
     responses.get(LIST_URL, json={"count": 2, "tasks": [DOC, DOC]})
-    assert _client().check().ok
+    result = _client().check()
+    assert result.ok and result.count == 2
     responses.replace(responses.GET, LIST_URL, status=401, json=_error("APIGW.0301", "bad sig"))
     result = _client().check()
-    assert not result.ok and result.message
+    assert not result.ok and result.error.code == "upstream_auth_failed"
 
 
 @pytest.mark.parametrize(

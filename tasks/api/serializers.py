@@ -8,7 +8,9 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tasks.errors import stored_text
 from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
+from tasks.selectors import snapshot_changes
 from tasks.services.projects import PLAIN_FIELDS
 from tasks.services.tokens import MAX_EXPIRY_DAYS
 
@@ -77,10 +79,16 @@ class TokenRequestSerializer(StrictSerializer):
 # ---- projects ------------------------------------------------------------------------------------
 
 
-class LastCheckSerializer(serializers.Serializer):
+class CheckSerializer(serializers.Serializer):
+    """A project's last connection test (`last_check`, and the answer of `POST …/check/`)."""
+
     ok = serializers.BooleanField(source="last_check_ok", allow_null=True)
-    message = serializers.CharField(source="last_check_message")
+    message = serializers.SerializerMethodField()
     checked_at = serializers.DateTimeField(source="last_check_at", allow_null=True)
+
+    def get_message(self, project: CloudProject) -> str:
+        # Stored as code and params; worded here, in the request's language.
+        return stored_text(project.last_check_result)
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -94,7 +102,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     has_security_token = serializers.SerializerMethodField()
     has_password = serializers.SerializerMethodField()
     has_token = serializers.SerializerMethodField()
-    last_check = LastCheckSerializer(source="*", read_only=True)
+    last_check = CheckSerializer(source="*", read_only=True)
     role = serializers.SerializerMethodField()
 
     class Meta:
@@ -190,12 +198,6 @@ class ProjectWriteSerializer(StrictMixin, serializers.ModelSerializer):
 
     def cleared(self) -> set[str]:
         return {f for f, v in self.validated_data.items() if f in SECRET_FIELDS and v is None}
-
-
-class CheckSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(source="last_check_ok", allow_null=True)
-    message = serializers.CharField(source="last_check_message")
-    checked_at = serializers.DateTimeField(source="last_check_at", allow_null=True)
 
 
 # ---- members -------------------------------------------------------------------------------------
@@ -310,6 +312,33 @@ class UpstreamTaskListSerializer(serializers.Serializer):
     meta = TaskListMetaSerializer()
 
 
+class ViasTaskSerializer(serializers.Serializer):
+    """A VIAS list row: the list's own fields, as the upstream gave them (`type` may be
+    `cloud`/`edge` or `0`/`1`)."""
+
+    id = serializers.JSONField(allow_null=True)
+    name = serializers.JSONField(allow_null=True)
+    state = serializers.JSONField(allow_null=True)
+    type = serializers.JSONField(allow_null=True)
+    video_source_name = serializers.JSONField(allow_null=True)
+    title = serializers.JSONField(allow_null=True, help_text="The algorithm's name.")
+    algorithm_publish_id = serializers.JSONField(allow_null=True)
+    service_id = serializers.JSONField(allow_null=True)
+    created_at = serializers.JSONField(allow_null=True)
+
+
+class ViasTaskListMetaSerializer(TaskListMetaSerializer):
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    has_more = serializers.BooleanField(help_text="Whether another page follows.")
+
+
+class ViasTaskListSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="The number of tasks on this page (no total).")
+    tasks = ViasTaskSerializer(many=True)
+    meta = ViasTaskListMetaSerializer()
+
+
 class UpstreamTaskQuerySerializer(serializers.Serializer):
     state = serializers.CharField(required=False, max_length=64)
     name = serializers.CharField(required=False, max_length=255, help_text="Name contains.")
@@ -386,6 +415,4 @@ class SnapshotDetailSerializer(SnapshotSerializer):
 
     @extend_schema_field(ChangeSerializer(many=True))
     def get_changes(self, snapshot: TaskSnapshot) -> list[dict[str, Any]]:
-        from tasks.selectors import snapshot_changes
-
-        return snapshot_changes(snapshot)
+        return snapshot_changes(snapshot=snapshot)

@@ -6,11 +6,10 @@ import time
 from typing import Any
 
 from django.core.cache import cache
-from django.utils.translation import gettext as _
 
 from tasks.errors import PortalError
 from tasks.models import CloudProject
-from tasks.services.task_fetch import iso_utc, validate_identifiers
+from tasks.services.task_fetch import iso_utc, validate_service
 from tasks.upstream import client_for, vias_client_for
 from tasks.vas import VIAS_SERVICE
 from tasks.vas.parsing import STATES
@@ -35,18 +34,13 @@ def task_list_upstream(
 
     `count` is the upstream's total of matches, so callers can page with offset/limit.
     """
-    validate_identifiers(service=service, task_id="list")
+    validate_service(service)
     if state and state not in STATES:
         raise PortalError(
-            _("Unknown state “%(state)s”. Choose one of: %(states)s.")
-            % {"state": state[:40], "states": ", ".join(STATES)},
-            code="invalid_state",
+            "invalid_state", params={"state": state[:40], "states": ", ".join(STATES)}
         )
     if not 0 <= offset <= 100_000 or not 1 <= limit <= MAX_LIMIT:
-        raise PortalError(
-            _("offset must be 0–100000 and limit 1–%(max)d.") % {"max": MAX_LIMIT},
-            code="invalid_page",
-        )
+        raise PortalError("invalid_page", params={"max": MAX_LIMIT})
     name = (name or "").strip()[:100] or None
     query = {"state": state, "name": name, "offset": offset, "limit": limit}
     digest = hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:24]
@@ -123,15 +117,13 @@ def task_list_vias(
     `algorithm` (title, the algorithm's name)."""
     if state and state not in VIAS_STATES:
         raise PortalError(
-            _("Unknown state “%(state)s”. Choose one of: %(states)s.")
-            % {"state": state[:40], "states": ", ".join(VIAS_STATES)},
-            code="invalid_state",
+            "invalid_state", params={"state": state[:40], "states": ", ".join(VIAS_STATES)}
         )
     if not FIRST_PAGE <= page <= 100_000 or not MIN_PAGE_SIZE <= page_size <= VIAS_MAX_PAGE_SIZE:
         raise PortalError(
-            _("page must be %(first)d or more and page_size %(min)d–%(max)d.")
-            % {"first": FIRST_PAGE, "min": MIN_PAGE_SIZE, "max": VIAS_MAX_PAGE_SIZE},
-            code="invalid_page",
+            "invalid_page",
+            reason="vias",
+            params={"first": FIRST_PAGE, "min": MIN_PAGE_SIZE, "max": VIAS_MAX_PAGE_SIZE},
         )
     filters = {
         "task_state": state,

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .client import CheckResult, Fetched, VasClient
-from .errors import UpstreamInvalidResponse, VasError
+from .errors import UpstreamBadRequest, UpstreamInvalidResponse, VasError
 from .parsing import STATES, TaskView, _dict, _str, gettext_noop, redact_task
 
 #: VIAS states: the VAS fifteen plus SCHEDULING (ShowTaskInfo) and LACK_OF_RESOURCES (the list
@@ -130,12 +130,11 @@ class ViasClient:
 
     def show_task(self, task_id: str) -> Fetched:
         """ShowTaskInfo. Raises ``TaskNotFound`` and the other ``VasError`` subclasses."""
-        answer = self._call("GET", self._task_path(task_id), what=f"the request for task {task_id}")
+        answer = self._call("GET", self._task_path(task_id))
         doc = self._json(answer)
         if not (isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str)):
             raise UpstreamInvalidResponse(
-                "The VIAS upstream answered with JSON that is not a task (no id or state). "
-                "Check the VIAS endpoint setting.",
+                "not_a_task",
                 status=answer.status,
                 request_id=answer.request_id,
             )
@@ -182,8 +181,7 @@ class ViasClient:
             or (count is not None and (isinstance(count, bool) or not isinstance(count, int)))
         ):
             raise UpstreamInvalidResponse(
-                "The VIAS upstream answered the task list with JSON of the wrong shape "
-                "(tasks expected). Check the VIAS endpoint setting.",
+                "not_a_list",
                 status=answer.status,
                 request_id=answer.request_id,
             )
@@ -220,9 +218,7 @@ class ViasClient:
         if not isinstance(body, dict):
             raise ValueError("the update body must be an object")
         raw = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        answer = self._call(
-            "PUT", self._task_path(task_id), body=raw, what=f"the update of task {task_id}"
-        )
+        answer = self._call("PUT", self._task_path(task_id), body=raw)
         if not answer.body.strip():
             return None
         try:
@@ -239,17 +235,11 @@ class ViasClient:
         try:
             page = self.list_tasks(page=FIRST_PAGE, page_size=MIN_PAGE_SIZE)
         except VasError as exc:
-            return CheckResult(ok=False, message=exc.message, request_id=exc.request_id)
-        except ValueError as exc:
-            return CheckResult(ok=False, message=str(exc))
-        shown = len(page.tasks)
-        more = "" if page.is_last else " or more"
-        noun = "task" if shown == 1 and not more else "tasks"
-        return CheckResult(
-            ok=True,
-            message=f"Connected: {shown}{more} VIAS {noun}.",
-            request_id=page.request_id,
-        )
+            return CheckResult(ok=False, error=exc, request_id=exc.request_id)
+        except ValueError:
+            return CheckResult(ok=False, error=UpstreamBadRequest("invalid_path"))
+        # The tasks on the first (smallest) page: VIAS gives no total.
+        return CheckResult(ok=True, count=len(page.tasks), request_id=page.request_id)
 
     # ---------------------------------------------------------------- internals
 
