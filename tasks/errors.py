@@ -580,6 +580,12 @@ entry(
         "are listed per service) or find the task by name in the list."
     ),
     links=("browse", "lookup"),
+    reasons={
+        "vias": gettext_noop(
+            "The VIAS upstream has no task with this id in this project. Check the task id, or "
+            "find the task by name in the VIAS list."
+        ),
+    },
     example={"upstream": _UPSTREAM},
 )
 entry(

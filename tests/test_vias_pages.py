@@ -148,6 +148,7 @@ def test_a_missing_vias_task_shows_the_upstreams_reason_and_advice(client, bob, 
     response = _login(client, bob).get(_vias(vias_project, "0" * 32))
     html = _html(response)
     assert response.status_code == 404
+    assert "The VIAS upstream has no task with this id in this project." in html
     assert "No task with this id exists in the project." in html
     assert "Check the task id and the project." in html
     assert "/vias/tasks/" in html  # the list link goes to the VIAS list

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .client import CheckResult, Fetched, VasClient
-from .errors import UpstreamBadRequest, UpstreamInvalidResponse, VasError
+from .errors import TaskNotFound, UpstreamBadRequest, UpstreamInvalidResponse, VasError
 from .parsing import STATES, TaskView, _dict, _str, gettext_noop, redact_task
 
 #: VIAS states: the VAS fifteen plus SCHEDULING (ShowTaskInfo) and LACK_OF_RESOURCES (the list
@@ -130,7 +130,11 @@ class ViasClient:
 
     def show_task(self, task_id: str) -> Fetched:
         """ShowTaskInfo. Raises ``TaskNotFound`` and the other ``VasError`` subclasses."""
-        answer = self._call("GET", self._task_path(task_id))
+        try:
+            answer = self._call("GET", self._task_path(task_id))
+        except TaskNotFound as exc:
+            exc.reason = exc.reason or "vias"  # worded for VIAS (no service to check)
+            raise
         doc = self._json(answer)
         if not (isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str)):
             raise UpstreamInvalidResponse(
