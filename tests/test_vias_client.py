@@ -234,7 +234,7 @@ def test_show_is_retried_on_a_503():
 @responses.activate
 def test_update_puts_the_signed_json_body():
     responses.put(TASK_URL, json={})
-    assert _client().update_task(TID, {"config": {"common": {"target_roi": "{}"}}}) is None
+    assert _client().update_task(TID, {"config": {"common": {"target_roi": "{}"}}}).payload == {}
     sent = responses.calls[0].request
     assert json.loads(sent.body) == {"config": {"common": {"target_roi": "{}"}}}
     assert "SignedHeaders=" in sent.headers["Authorization"]
@@ -244,7 +244,14 @@ def test_update_puts_the_signed_json_body():
 def test_update_returns_an_echoed_task_redacted():
     responses.put(TASK_URL, json=DOC)
     fetched = _client().update_task(TID, {"name": "x"})
-    assert fetched is not None and fetched.payload["input"]["vcn"]["password"] == "******"
+    assert fetched.payload["input"]["vcn"]["password"] == "******"
+
+
+@responses.activate
+def test_show_unredacted_keeps_the_secrets_for_an_update_body_in_memory():
+    responses.get(TASK_URL, json=DOC)
+    fetched = _client().show_task_unredacted(TID)
+    assert fetched.payload["input"]["vcn"]["password"] == "vcn-pass-SECRET"
 
 
 @responses.activate

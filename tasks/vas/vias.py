@@ -130,6 +130,12 @@ class ViasClient:
 
     def show_task(self, task_id: str) -> Fetched:
         """ShowTaskInfo. Raises ``TaskNotFound`` and the other ``VasError`` subclasses."""
+        fetched = self.show_task_unredacted(task_id)
+        return Fetched(payload=redact_task(fetched.payload), request_id=fetched.request_id)
+
+    def show_task_unredacted(self, task_id: str) -> Fetched:
+        """ShowTaskInfo exactly as the upstream sent it, secrets included: only for building an
+        UpdateTask body in memory (never store, cache, log or show it)."""
         try:
             answer = self._call("GET", self._task_path(task_id))
         except TaskNotFound as exc:
@@ -142,7 +148,7 @@ class ViasClient:
                 status=answer.status,
                 request_id=answer.request_id,
             )
-        return Fetched(payload=redact_task(doc), request_id=answer.request_id)
+        return Fetched(payload=doc, request_id=answer.request_id)
 
     def list_tasks(
         self,
@@ -215,23 +221,24 @@ class ViasClient:
         """``PUT …/action/stop`` (200). Never retried. Returns the request id."""
         return self._call("PUT", self._task_path(task_id) + "/action/stop").request_id
 
-    def update_task(self, task_id: str, body: dict[str, Any]) -> Fetched | None:
+    def update_task(self, task_id: str, body: dict[str, Any]) -> Fetched:
         """UpdateTask ``PUT /v2/{project_id}/tasks/{task_id}`` with ``body`` (e.g. ``{"config":
-        {"common": {...}}}``). The SDK types the answer as any object: a task document in it is
-        returned redacted, anything else gives None (refetch to see the result)."""
+        {"common": {...}}}``). Never retried. The SDK types the answer as any object: a task
+        document in it is returned redacted, anything else as an empty payload (refetch to see
+        the result)."""
         if not isinstance(body, dict):
             raise ValueError("the update body must be an object")
         raw = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
         answer = self._call("PUT", self._task_path(task_id), body=raw)
-        if not answer.body.strip():
-            return None
-        try:
-            doc = self._json(answer)
-        except UpstreamInvalidResponse:
-            return None  # the update was accepted; only its echo is unusable
-        if isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str):
-            return Fetched(payload=redact_task(doc), request_id=answer.request_id)
-        return None
+        doc: dict[str, Any] = {}
+        if answer.body.strip():
+            try:
+                doc = self._json(answer)
+            except UpstreamInvalidResponse:
+                doc = {}  # the update was accepted; only its echo is unusable
+        if not (isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str)):
+            doc = {}
+        return Fetched(payload=redact_task(doc), request_id=answer.request_id)
 
     def check(self) -> CheckResult:
         """Cheap connection test (the first page of the list); never raises for upstream
