@@ -205,3 +205,14 @@ def test_the_migration_page_pairs_vas_and_vias_tasks_by_name(client, bob, vias_p
     row = html[html.index(vas["name"]) :][:2000]
     assert SEEDED_IDS["A"] in row and "e" * 32 in row
     assert "1 name has a task in both services" in html
+
+
+def test_the_vias_page_reads_in_chinese(client, bob, vias_project, vias_ids):
+    client.force_login(bob)
+    response = client.get(
+        _vias(vias_project, vias_ids["gate-vehicle-sched"]), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    html = _html(response)
+    assert "算法配置" in html and "调度中" in html
+    schedule = html[html.index('id="vias-schedule"') :][:3000]
+    assert "星期一" in schedule and "星期三" in schedule and "时区 UTC+08:00" in schedule
