@@ -39,6 +39,7 @@ from tasks.caching import memo
 from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
+from tasks.services.task_actions import task_start, task_stop
 from tasks.services.task_fetch import (
     IDENTIFIER,
     task_cache_key_guess,
@@ -472,6 +473,49 @@ class TaskWatchView(ProjectScopedMixin, APIView):
     )
     def delete(self, request: Request, project, service, task_id) -> Response:
         return self._set(request, service, task_id, False)
+
+
+_ACTION_ERRORS = {
+    **error_responses(*ADMIN, *UPSTREAM),
+    409: OpenApiResponse(
+        s.ErrorSerializer,
+        description="`invalid_state`: the action makes no sense in the task's state (nothing "
+        "was sent upstream); `credentials_unavailable`.",
+    ),
+}
+
+
+def _action_view(action: str, summary: str):
+    run = task_start if action == "start" else task_stop
+
+    @extend_schema(
+        tags=["tasks"],
+        summary=summary,
+        description=(
+            "Calls the upstream, then refetches the task (a new snapshot): 202 with the task "
+            "JSON. A state from which the action makes no sense is 409 `invalid_state` without "
+            "any upstream call. Audited."
+        ),
+        parameters=TASK_PARAMS,
+        request=None,
+        responses={202: s.TaskResultSerializer, **_ACTION_ERRORS},
+    )
+    class TaskActionView(ProjectScopedMixin, APIView):
+        def post(self, request: Request, project, service, task_id) -> HttpResponse:
+            result = run(
+                actor=request.user,
+                project=self.get_project(admin=True),
+                service=service,
+                task_id=task_id,
+            )
+            return HttpResponse(result.as_json(), content_type="application/json", status=202)
+
+    TaskActionView.__name__ = TaskActionView.__qualname__ = f"Task{action.title()}View"
+    return TaskActionView
+
+
+TaskStartView = _action_view("start", "Start the task (admins)")
+TaskStopView = _action_view("stop", "Stop the task (admins)")
 
 
 class _TrackedMixin(ProjectScopedMixin):

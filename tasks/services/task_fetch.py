@@ -26,6 +26,7 @@ from tasks.services.audit import audit_record
 from tasks.services.snapshots import snapshot_mark_gone, snapshot_newest, snapshot_record
 from tasks.upstream import client_for
 from tasks.vas import errors as vas_errors
+from tasks.vas.client import Fetched
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -267,6 +268,18 @@ def _fetch_upstream(
         return _stale_or_raise(
             project=project, service=service, task_id=task_id, entry=entry, exc=exc, now=now
         )
+    return task_record_fetched(
+        project=project, service=service, task_id=task_id, fetched=fetched, key=key
+    )
+
+
+def task_record_fetched(
+    *, project: CloudProject, service: str, task_id: str, fetched: Fetched, key: str | None = None
+) -> TaskResult:
+    """Stores a task just fetched from the upstream (its payload redacted) as every fetch does:
+    a snapshot when it changed, the cache, no back-off. The one path after an upstream answer,
+    also for the action services' own fetches."""
+    key = key or task_cache_key(project, service, task_id)
     tracked, snapshot, changed = snapshot_record(
         project=project,
         service=service,

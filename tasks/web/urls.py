@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks.web.views import projects, task_pages, tokens
+from tasks.web.views import projects, task_actions, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
@@ -21,5 +21,7 @@ urlpatterns = [
     path(TASK, task_pages.task_detail, name="task_detail"),
     path(TASK + "history/", task_pages.task_history, name="task_history"),
     path(TASK + "watch/", task_pages.task_watch_toggle, name="task_watch"),
+    path(TASK + "start/", task_actions.task_start_view, name="task_start"),
+    path(TASK + "stop/", task_actions.task_stop_view, name="task_stop"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
 ]

@@ -30,6 +30,7 @@ from tasks.access import get_admin_project_for_user, get_project_for_user
 from tasks.caching import memo
 from tasks.errors import PortalError
 from tasks.models import CloudProject, Role, TrackedTask
+from tasks.services.task_actions import START_FROM, STOP_FROM
 from tasks.services.task_fetch import (
     TaskResult,
     task_cache_key,
@@ -413,6 +414,8 @@ def _reversed_task_urls(
         "detail": reverse("task_detail", urlconf, kwargs=task),
         "history": reverse("task_history", urlconf, kwargs=task),
         "watch": reverse("task_watch", urlconf, kwargs=task),
+        "start": reverse("task_start", urlconf, kwargs=task),
+        "stop": reverse("task_stop", urlconf, kwargs=task),
     }
 
 
@@ -467,6 +470,8 @@ def _detail_context(
         ),
         "snapshot": snapshot,
         "is_latest": snapshot is None or snapshot.pk == latest_snapshot_id,
+        "can_start": view.state in START_FROM,
+        "can_stop": view.state in STOP_FROM,
     }
 
 
