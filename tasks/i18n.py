@@ -389,6 +389,15 @@ _roi(
     ),
 )
 _roi(
+    "out_of_frame",
+    _LABEL + r" has points outside the (?P<w>\d+)×(?P<h>\d+) reference frame \(or negative\); "
+    r"it is drawn where it is\.",
+    gettext_lazy(
+        "%(shape)s has points outside the %(w)s×%(h)s reference frame (or negative); it is drawn "
+        "where it is."
+    ),
+)
+_roi(
     "self_intersecting",
     _LABEL + r" has crossing edges; the upstream expects a simple polygon\.",
     gettext_lazy("%(shape)s has crossing edges; the upstream expects a simple polygon."),
