@@ -8,7 +8,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tasks.diff import changes_between
-from tasks.models import AuditEvent, CloudProject, Membership, TaskSnapshot, TrackedTask
+from tasks.models import (
+    AuditEvent,
+    CloudProject,
+    Membership,
+    TaskFrame,
+    TaskSnapshot,
+    TrackedTask,
+)
 from tasks.roi import roi_for_task
 from tasks.services.task_fetch import TaskResult, iso_utc
 
@@ -91,9 +98,12 @@ def snapshot_changes(snapshot: TaskSnapshot) -> list[dict[str, Any]]:
 
 def snapshot_result(snapshot: TaskSnapshot) -> TaskResult:
     """A stored version shaped like a live answer; meta.source is "snapshot"."""
+    frame = (
+        TaskFrame.objects.filter(task_id=snapshot.task_id).values_list("width", "height").first()
+    )
     return TaskResult(
         task=snapshot.payload,
-        roi=roi_for_task(snapshot.payload),
+        roi=roi_for_task(snapshot.payload, frame),
         meta={
             "source": "snapshot",
             "fetched_at": iso_utc(snapshot.last_seen.timestamp()),

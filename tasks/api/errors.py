@@ -60,7 +60,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             response["Retry-After"] = str(max(1, round(exc.retry_after)))
         return response
     if isinstance(exc, PortalError):
-        response = Response(error_body(exc.code, error_message(exc)), status=exc.http_status)
+        extra = getattr(exc, "extra", None) or {}  # e.g. invalid_roi's problems
+        response = Response(
+            error_body(exc.code, error_message(exc), **extra), status=exc.http_status
+        )
         retry_after = getattr(exc, "retry_after", None)
         if retry_after:
             response["Retry-After"] = str(max(1, round(retry_after)))

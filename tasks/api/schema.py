@@ -97,6 +97,27 @@ ERRORS: dict[str, tuple[int, str, dict]] = {
         {"upstream": {**_UPSTREAM, "status": 503, "error_code": None, "error_msg": None}},
     ),
     "upstream_timeout": (504, "The VAS upstream did not answer in time.", {}),
+    "invalid_roi": (
+        400,
+        "The region of interest has problems; nothing was sent upstream.",
+        {
+            "problems": [
+                {
+                    "code": "self_intersecting",
+                    "shape": 0,
+                    "message": "Shape 1 has edges that cross; the upstream expects a simple "
+                    "polygon.",
+                }
+            ]
+        },
+    ),
+    "invalid_image": (400, "This is not a JPEG or PNG image.", {}),
+    "version_conflict": (
+        409,
+        "The task changed upstream since the editor loaded it (now version 8). Reload the "
+        "editor, check the change and apply again.",
+        {"current_snapshot_id": 8},
+    ),
 }
 
 #: `Retry-After` (seconds) on 429 and 503 answers, when known.

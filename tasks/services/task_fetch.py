@@ -290,7 +290,9 @@ def task_record_fetched(
     )
     fresh = {
         "task_json": json_bytes(fetched.payload),
-        "roi_json": json_bytes(roi_for_task(fetched.payload)),
+        "roi_json": json_bytes(
+            roi_for_task(fetched.payload, _frame_size(project, service, task_id))
+        ),
         "fetched_at": time.time(),
         "request_id": fetched.request_id,
         "snapshot_id": snapshot.pk,
@@ -301,6 +303,26 @@ def task_record_fetched(
     result = _result({**fresh, "task": fetched.payload}, "upstream", time.time())
     result.tracked, result.changed = tracked, changed
     return result
+
+
+def _frame_size(project: CloudProject, service: str, task_id: str) -> tuple[int, int] | None:
+    from tasks.services.frames import frame_size  # frames builds on this module
+
+    return frame_size(project=project, service=service, task_id=task_id)
+
+
+def task_cache_roi_refresh(*, project: CloudProject, service: str, task_id: str) -> None:
+    """The cached task's ROI again, over the task's reference still as it is now (after an
+    upload or a delete): the next page or API answer shows the new frame without a refetch."""
+    key = task_cache_key(project, service, task_id)
+    entry = cache.get(key)
+    if entry is None or project.cache_ttl <= 0:
+        return
+    task = entry.get("task") or json.loads(entry["task_json"])
+    entry["roi_json"] = json_bytes(roi_for_task(task, _frame_size(project, service, task_id)))
+    remaining = project.cache_ttl + KEEP_STALE_SECONDS - (time.time() - entry["fetched_at"])
+    if remaining > 0:
+        cache.set(key, entry, timeout=remaining)
 
 
 def _wait_for_other(

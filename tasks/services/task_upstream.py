@@ -22,6 +22,16 @@ def target_roi_path(service: str) -> tuple[str, ...]:
     return ("service_config", "common", "target_roi")
 
 
+#: The UpdateTask body's fields (VAS-API.md §2: create's fields minus service_version,
+#: edge_pool_id and resource_order_id), each sent as the upstream last showed it.
+VAS_UPDATE_FIELDS = ("name", "description", "timing", "input", "output", "service_config")
+
+
+def update_fields(service: str) -> tuple[str, ...]:
+    """The top-level fields of `service`'s UpdateTask body."""
+    return VAS_UPDATE_FIELDS
+
+
 def upstream_call(
     *,
     project: CloudProject,
