@@ -51,9 +51,17 @@ def image_clean(data: bytes) -> CleanImage:
         )
     if not data:
         raise InvalidImage(_("The body is empty: send a JPEG or PNG image."))
+    too_big = InvalidImage(
+        _("The image declares more than %(max)s pixels a side; it is refused unread.")
+        % {"max": MAX_SIDE}
+    )
     try:
-        # Reads the header only: format and size are known before any pixel is decoded.
-        image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Reads the header only: format and size are known before any pixel is decoded.
+            image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise too_big from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise InvalidImage(_("This is not a JPEG or PNG image.")) from None
     width, height = image.size

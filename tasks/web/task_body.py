@@ -37,7 +37,13 @@ def body_cache_key(task_key: str, language: str) -> str:
 
 
 def task_body_html(
-    result: TaskResult, *, task_key: str | None, service: str, task_id: str, view: TaskView
+    result: TaskResult,
+    *,
+    task_key: str | None,
+    service: str,
+    task_id: str,
+    view: TaskView,
+    frame_url: str | None = None,
 ) -> SafeString:
     """The body of `result`, from the cache when it holds this version's; `task_key=None` for a
     result that is not the task's cached one (an older stored version): rendered, not kept."""
@@ -52,7 +58,11 @@ def task_body_html(
         return mark_safe(kept[1])  # noqa: S308 - our own template rendered it, escaping every value
     html = render_to_string(
         "tasks/_task_body.html",
-        _body_context(result, service=service, task_id=task_id, view=view, language=language),
+        {
+            **_body_context(result, service=service, task_id=task_id, view=view, language=language),
+            # The reference still under the canvas, when the ROI's frame is real.
+            "frame_url": frame_url if frame.get("assumed") is False else None,
+        },
     )
     if key:
         cache.set(key, (version, html), BODY_TTL)

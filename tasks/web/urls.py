@@ -23,5 +23,6 @@ urlpatterns = [
     path(TASK + "watch/", task_pages.task_watch_toggle, name="task_watch"),
     path(TASK + "start/", task_actions.task_start_view, name="task_start"),
     path(TASK + "stop/", task_actions.task_stop_view, name="task_stop"),
+    path(TASK + "roi/edit/", task_actions.task_roi_edit, name="task_roi_edit"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
 ]

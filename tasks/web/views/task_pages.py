@@ -416,6 +416,8 @@ def _reversed_task_urls(
         "watch": reverse("task_watch", urlconf, kwargs=task),
         "start": reverse("task_start", urlconf, kwargs=task),
         "stop": reverse("task_stop", urlconf, kwargs=task),
+        "frame": reverse("api-task-frame", urlconf, kwargs=task),
+        "roi_edit": reverse("task_roi_edit", urlconf, kwargs=task),
     }
 
 
@@ -467,6 +469,7 @@ def _detail_context(
             service=service,
             task_id=task_id,
             view=view,
+            frame_url=_task_urls(project, service, task_id)["frame"],
         ),
         "snapshot": snapshot,
         "is_latest": snapshot is None or snapshot.pk == latest_snapshot_id,
