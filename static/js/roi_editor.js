@@ -518,13 +518,33 @@
 
   // ------------------------------------------------------------------ preview and apply
 
+  /* One shape a line, so the diff reads shape by shape (the exact string is shown apart). */
   function pretty(text) {
     if (!text) return [];
+    var doc;
     try {
-      return JSON.stringify(JSON.parse(text), null, 2).split("\n");
+      doc = JSON.parse(text);
     } catch (e) {
       return String(text).split("\n");
     }
+    if (!doc || typeof doc !== "object" || Array.isArray(doc)) return [JSON.stringify(doc)];
+    var keys = Object.keys(doc);
+    var lines = ["{"];
+    keys.forEach(function (key, k) {
+      var comma = k < keys.length - 1 ? "," : "";
+      if (!Array.isArray(doc[key])) {
+        lines.push("  " + JSON.stringify(key) + ": " + JSON.stringify(doc[key]) + comma);
+        return;
+      }
+      lines.push("  " + JSON.stringify(key) + ": [");
+      // No separating commas: a shape's line stays the same when one is added after it.
+      doc[key].forEach(function (item) {
+        lines.push("    " + JSON.stringify(item));
+      });
+      lines.push("  ]" + comma);
+    });
+    lines.push("}");
+    return lines;
   }
   /* Line diff by longest common subsequence (a few hundred lines at most). */
   function diffLines(a, b) {
