@@ -16,19 +16,15 @@ from PIL import Image
 from tasks.models import TaskSnapshot
 from tasks.services.frames import frame_put
 from tasks.services.task_fetch import task_fetch
-from tests.test_browser_tasks import (  # noqa: F401 - fixtures
-    WIDE,
-    browser,
-    check_layout,
-    close,
-    sample,
-    session_for,
-    task_path,
-    wait_drawn,
-)
+from tests import test_browser_tasks as bt
+from tests.test_browser_tasks import WIDE, canvas_state, check_layout, close, sample, task_path
 from vassim.simulator import TASK_A_ID
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+# The browser and the logged-in sessions of the task pages' browser tests.
+browser = bt.browser
+session_for = bt.session_for
 
 FACE = "c-face-edge"
 STATIC = Path(__file__).resolve().parent.parent / "static" / "js"
@@ -95,8 +91,8 @@ def test_the_editors_checks_agree_with_the_servers_on_every_shared_case(browser)
         page.add_script_tag(path=str(STATIC / "roi_geometry.js"))
         for case in CASES:
             found = page.evaluate(
-                "c => RoiGeometry.shapeProblems(c.shapes, c.frame, RoiGeometry.limitsFor(c.service))"
-                ".map(p => [p.code, p.shape])",
+                "c => RoiGeometry.shapeProblems(c.shapes, c.frame,"
+                " RoiGeometry.limitsFor(c.service)).map(p => [p.code, p.shape])",
                 case,
             )
             assert found == case["expect"], case["name"]
@@ -104,21 +100,9 @@ def test_the_editors_checks_agree_with_the_servers_on_every_shared_case(browser)
         from tasks.roi_geometry import target_roi_string
 
         for case in CASES:
-            valid = [
-                s
-                for s in case["shapes"]
-                if isinstance(s, dict)
-                and s.get("kind") in ("polygon", "line")
-                and all(
-                    isinstance(c, int) and not isinstance(c, bool)
-                    for p in s.get("points", [])
-                    for c in p
-                )
-                and (s.get("name") is None or isinstance(s.get("name"), str))
-            ]
-            assert page.evaluate("s => RoiGeometry.targetRoiString(s)", valid) == target_roi_string(
-                valid
-            )
+            if not case["expect"]:  # the valid cases: their string, byte for byte
+                text = page.evaluate("s => RoiGeometry.targetRoiString(s)", case["shapes"])
+                assert text == target_roi_string(case["shapes"]), case["name"]
     finally:
         page.close()
 
@@ -276,8 +260,6 @@ def test_the_still_is_drawn_under_the_shapes_sharp_at_both_pixel_ratios(
     page = session.page
     session.open(task_path(sim_project, FACE, TASK_A_ID))
     page.wait_for_function("document.getElementById('roi-canvas').dataset.still === 'drawn'")
-    from tests.test_browser_tasks import canvas_state
-
     check_layout(canvas_state(page), dpr=dpr)
     # Outside the door polygon (100..1800 × 100..1000) the still shows as it is; the quadrant
     # edge at x = 960 stays a sharp step a few pixels either side.
@@ -305,10 +287,13 @@ def test_the_still_is_drawn_under_the_shapes_sharp_at_both_pixel_ratios(
     fit = json.loads(page.get_attribute("#roi-editor-canvas", "data-fit"))
     assert fit["sx"] == dpr
     colour = page.evaluate(
-        """([fx, fy]) => { const c = document.getElementById('roi-editor-canvas');
+        """([fx, fy]) => {
+             const c = document.getElementById('roi-editor-canvas');
              const f = JSON.parse(c.dataset.fit);
-             return Array.from(c.getContext('2d').getImageData(
-               Math.floor((f.x + fx * f.scale) * f.sx), Math.floor((f.y + fy * f.scale) * f.sy), 1, 1).data); }""",
+             const x = Math.floor((f.x + fx * f.scale) * f.sx);
+             const y = Math.floor((f.y + fy * f.scale) * f.sy);
+             return Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data);
+           }""",
         [1870, 50],
     )
     assert close(tuple(colour[:3]), QUADRANTS["tr"], tolerance=8)
