@@ -213,6 +213,10 @@ class TrackedTask(models.Model):
     # that grows with the history. Kept in step, in the transaction that adds or deletes rows, by
     # the only writers of snapshots: tasks.services.snapshots (record adds one, prune recounts).
     snapshot_count = models.PositiveIntegerField(default=0, editable=False)
+    # The reference still's size (TaskFrame), kept in step by tasks.services.frames: every fetch
+    # reads this row anyway, so the ROI's real frame costs no query of its own.
+    frame_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    frame_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -232,6 +236,13 @@ class TrackedTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service}/{self.task_id}"
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the task's reference still, or None."""
+        if self.frame_width and self.frame_height:
+            return (self.frame_width, self.frame_height)
+        return None
 
 
 class TaskSnapshotQuerySet(models.QuerySet):

@@ -12,7 +12,6 @@ from tasks.models import (
     AuditEvent,
     CloudProject,
     Membership,
-    TaskFrame,
     TaskSnapshot,
     TrackedTask,
 )
@@ -98,12 +97,9 @@ def snapshot_changes(snapshot: TaskSnapshot) -> list[dict[str, Any]]:
 
 def snapshot_result(snapshot: TaskSnapshot) -> TaskResult:
     """A stored version shaped like a live answer; meta.source is "snapshot"."""
-    frame = (
-        TaskFrame.objects.filter(task_id=snapshot.task_id).values_list("width", "height").first()
-    )
     return TaskResult(
         task=snapshot.payload,
-        roi=roi_for_task(snapshot.payload, frame),
+        roi=roi_for_task(snapshot.payload, snapshot.task.frame_size),
         meta={
             "source": "snapshot",
             "fetched_at": iso_utc(snapshot.last_seen.timestamp()),

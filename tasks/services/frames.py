@@ -113,13 +113,11 @@ def _encode(image: Image.Image, content_type: str) -> CleanImage:
 def frame_size(*, project: CloudProject, service: str, task_id: str) -> tuple[int, int] | None:
     """(width, height) of the task's reference still, or None."""
     row = (
-        TaskFrame.objects.filter(
-            task__project=project, task__service=service, task__task_id=task_id
-        )
-        .values_list("width", "height")
+        TrackedTask.objects.filter(project=project, service=service, task_id=task_id)
+        .values_list("frame_width", "frame_height")
         .first()
     )
-    return (int(row[0]), int(row[1])) if row else None
+    return (int(row[0]), int(row[1])) if row and row[0] and row[1] else None
 
 
 def frame_get(*, project: CloudProject, service: str, task_id: str) -> TaskFrame | None:
@@ -171,6 +169,9 @@ def frame_put(
         except Exception:
             storage.delete(new_name)
             raise
+        TrackedTask.objects.filter(pk=tracked.pk).update(
+            frame_width=clean.width, frame_height=clean.height
+        )
         if old_name and old_name != new_name:
             transaction.on_commit(lambda: storage.delete(old_name))
         audit_record(
@@ -202,6 +203,7 @@ def frame_delete(*, actor, project: CloudProject, service: str, task_id: str) ->
         if frame is None:
             return False
         frame.delete()  # the file goes with it (tasks.signals), after the commit
+        TrackedTask.objects.filter(pk=frame.task_id).update(frame_width=None, frame_height=None)
         audit_record(
             actor=actor,
             project=project,

@@ -290,9 +290,8 @@ def task_record_fetched(
     )
     fresh = {
         "task_json": json_bytes(fetched.payload),
-        "roi_json": json_bytes(
-            roi_for_task(fetched.payload, _frame_size(project, service, task_id))
-        ),
+        # The tracked row carries the reference still's size: no query of its own.
+        "roi_json": json_bytes(roi_for_task(fetched.payload, tracked.frame_size)),
         "fetched_at": time.time(),
         "request_id": fetched.request_id,
         "snapshot_id": snapshot.pk,
