@@ -279,3 +279,28 @@ def test_a_snapshot_page_draws_over_the_frame_too(as_admin, sim_project, media):
         f"?snapshot={snap['snapshot_id']}"
     )
     assert page.status_code == 200 and 'data-frame-url="' in page.content.decode()
+
+
+def test_the_editor_page_uploads_and_deletes_the_still(client, alice, bob, sim_project, media):
+    edit = f"/projects/{sim_project.public_id}/services/{FACE}/tasks/{TASK_A_ID}/roi/edit/"
+    form = f"/projects/{sim_project.public_id}/services/{FACE}/tasks/{TASK_A_ID}/roi/frame/"
+    client.force_login(bob)
+    assert client.post(form, {"image": _upload(png())}).status_code == 403
+    client.force_login(alice)
+    response = client.post(form, {"image": _upload(jpeg_with_gps(), "still.jpg")}, follow=True)
+    assert response.redirect_chain[-1][0] == edit
+    assert "Reference still stored (80×60" in response.content.decode()
+    assert TaskFrame.objects.get().content_type == "image/jpeg"
+    assert 'id="frame-delete"' in response.content.decode()
+    bad = client.post(form, {"image": _upload(HOSTILE["an SVG"][0], "x.png")}, follow=True)
+    assert "not a JPEG or PNG" in bad.content.decode()
+    assert TaskFrame.objects.get().content_type == "image/jpeg"  # the old one is kept
+    gone = client.post(form, {"delete": "1"}, follow=True)
+    assert "was deleted" in gone.content.decode() and not TaskFrame.objects.exists()
+    assert stored_files(media) == []
+
+
+def _upload(data: bytes, name: str = "still.png"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data)

@@ -269,3 +269,53 @@ def test_viewers_get_403_and_outsiders_404(client, bob, charlie, sim_project, si
     client.force_login(charlie)
     assert put(client, roi_url(sim_project), body).status_code == 404
     assert simulator.updates == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_editors_applying_at_once_change_the_task_once(
+    alice, superuser, sim_project, simulator
+):
+    """Real threads: both start from the same version and apply at the same moment; one update
+    reaches the upstream, the other is refused (in flight: edit_conflict; after: a conflict)."""
+    import threading
+
+    from django.db import connections
+
+    from tasks.services.task_roi import EditConflict, VersionConflict, task_roi_update
+
+    loaded = snapshot_id(sim_project)
+    simulator.delay = 0.2  # every upstream call takes a while: the two applies overlap
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def editor(actor, shapes) -> None:
+        try:
+            barrier.wait()
+            task_roi_update(
+                actor=actor,
+                project=sim_project,
+                service=FACE,
+                task_id=TASK_A_ID,
+                shapes=shapes,
+                expected_snapshot_id=loaded,
+            )
+            outcomes.append("applied")
+        except (EditConflict, VersionConflict) as exc:
+            outcomes.append(exc.code)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=editor, args=(alice, [{"kind": "polygon", "points": SQUARE}])),
+        threading.Thread(target=editor, args=(superuser, [])),
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        simulator.delay = 0.0
+    assert sorted(outcomes) in (["applied", "edit_conflict"], ["applied", "version_conflict"])
+    assert len(simulator.updates) == 1
+    assert AuditEvent.objects.filter(action="task.roi_updated").count() == 1

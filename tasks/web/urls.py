@@ -24,5 +24,6 @@ urlpatterns = [
     path(TASK + "start/", task_actions.task_start_view, name="task_start"),
     path(TASK + "stop/", task_actions.task_stop_view, name="task_stop"),
     path(TASK + "roi/edit/", task_actions.task_roi_edit, name="task_roi_edit"),
+    path(TASK + "roi/frame/", task_actions.task_frame_form, name="task_frame_form"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
 ]

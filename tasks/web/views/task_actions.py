@@ -14,6 +14,7 @@ from tasks import i18n
 from tasks.access import get_admin_project_for_user
 from tasks.errors import PortalError
 from tasks.roi_geometry import MESSAGES, limits_for
+from tasks.services import frames
 from tasks.services.task_actions import InvalidState, task_start, task_stop
 from tasks.services.task_fetch import task_fetch
 from tasks.services.task_upstream import target_roi_path
@@ -100,6 +101,10 @@ def task_roi_edit(request: HttpRequest, project, service: str, task_id: str) -> 
             "editor": editor,
             "strings": _editor_strings(),
             "urls": editor,
+            "frame_form_url": reverse("task_frame_form", kwargs=kwargs),
+            "has_frame": frame.get("assumed") is False,
+            "max_mib": frames.MAX_BYTES // (1024 * 1024),
+            "max_side": frames.MAX_SIDE,
         },
     )
 
@@ -129,3 +134,44 @@ def _editor_strings() -> dict[str, object]:
         "history": _("See the history"),
         "reload": _("Reload the editor"),
     }
+
+
+@login_required
+@require_POST
+def task_frame_form(request: HttpRequest, project, service: str, task_id: str) -> HttpResponse:
+    """The editor page's reference-still form (admins): upload (field `image`) or delete."""
+    project = get_admin_project_for_user(request.user, project)
+    back = redirect("task_roi_edit", project=project.public_id, service=service, task_id=task_id)
+    try:
+        if request.POST.get("delete") == "1":
+            if frames.frame_delete(
+                actor=request.user, project=project, service=service, task_id=task_id
+            ):
+                messages.success(request, _("The reference still was deleted."))
+            return back
+        upload = request.FILES.get("image")
+        if upload is None:
+            raise frames.InvalidImage(_("Choose a JPEG or PNG image to upload."))
+        if upload.size > frames.MAX_BYTES:
+            raise frames.InvalidImage(
+                _("The image is larger than %(mib)s MiB.")
+                % {"mib": frames.MAX_BYTES // (1024 * 1024)}
+            )
+        frame, _created = frames.frame_put(
+            actor=request.user,
+            project=project,
+            service=service,
+            task_id=task_id,
+            data=upload.read(frames.MAX_BYTES + 1),
+        )
+    except frames.InvalidImage as exc:
+        messages.error(request, i18n.error_message(exc))
+        return back
+    except (VasError, PortalError) as exc:
+        return render_task_error(request, project, exc, service=service, task_id=task_id)
+    messages.success(
+        request,
+        _("Reference still stored (%(w)s×%(h)s, metadata removed).")
+        % {"w": frame.width, "h": frame.height},
+    )
+    return back
