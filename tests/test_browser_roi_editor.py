@@ -322,3 +322,21 @@ def test_viewers_do_not_get_the_editor_or_the_buttons(session_for, bob, sim_proj
     assert page.locator("#roi-edit-link, #stop-confirm, #start-confirm").count() == 0
     session.open(editor_path(sim_project), status=403)
     session.assert_clean(allow_status_error=True)
+
+
+def test_the_editor_speaks_chinese(session_for, alice, sim_project):
+    session = session_for(alice)
+    page = session.page
+    session.context.add_cookies(
+        [{"name": "django_language", "value": "zh-hans", "url": session.base}]
+    )
+    session.open(editor_path(sim_project))
+    wait_editor(page)
+    assert page.inner_text("#add-polygon") == "添加多边形"
+    page.click("#add-polygon")
+    click_frame(page, 100, 100)
+    click_frame(page, 200, 200)
+    page.click("#finish-shape")
+    assert "多边形 至少需要 3 个" in page.inner_text("#editor-problems")
+    session.screenshot("roi-editor-zh")
+    session.assert_clean()

@@ -464,7 +464,11 @@
     problems.forEach(function (p) {
       var item = document.createElement("li");
       item.setAttribute("data-code", p.code);
-      item.textContent = G.describe(p, templates[p.code]);
+      var kinds = strings.kinds || {};
+      var shown = p.params.kind && kinds[p.params.kind]
+        ? { code: p.code, shape: p.shape, params: Object.assign({}, p.params, { kind: kinds[p.params.kind] }) }
+        : p;
+      item.textContent = G.describe(shown, templates[p.code]);
       problemList.appendChild(item);
     });
   }

@@ -49,11 +49,23 @@ class InvalidRoi(PortalError):
                 {
                     "code": p["code"],
                     "shape": p["shape"],
-                    "message": describe(p, _(MESSAGES[p["code"]])),
+                    "message": describe(_localized_kind(p), _(MESSAGES[p["code"]])),
                 }
                 for p in problems
             ]
         }
+
+
+def kind_labels() -> dict[str, str]:
+    return {"polygon": _("polygon"), "line": _("line")}
+
+
+def _localized_kind(problem: dict[str, Any]) -> dict[str, Any]:
+    kind = problem.get("params", {}).get("kind")
+    if kind is None:
+        return problem
+    params = {**problem["params"], "kind": kind_labels().get(kind, kind)}
+    return {**problem, "params": params}
 
 
 class VersionConflict(PortalError):

@@ -17,6 +17,7 @@ from tasks.roi_geometry import MESSAGES, limits_for
 from tasks.services import frames
 from tasks.services.task_actions import InvalidState, task_start, task_stop
 from tasks.services.task_fetch import task_fetch
+from tasks.services.task_roi import kind_labels
 from tasks.services.task_upstream import target_roi_path
 from tasks.vas.errors import VasError
 from tasks.web.views.task_pages import render_task_error
@@ -112,6 +113,7 @@ def task_roi_edit(request: HttpRequest, project, service: str, task_id: str) -> 
 def _editor_strings() -> dict[str, object]:
     return {
         "problems": {code: _(text) for code, text in MESSAGES.items()},
+        "kinds": kind_labels(),
         "polygon": _("Polygon %(number)s"),
         "line": _("Line %(number)s"),
         "no_problems": _("No problems: the change can be previewed and applied."),
