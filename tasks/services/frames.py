@@ -15,7 +15,6 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tasks.errors import PortalError
@@ -32,7 +31,6 @@ JPEG_QUALITY = 90
 
 class InvalidImage(PortalError):
     code = "invalid_image"
-    http_status = 400
 
 
 @dataclass(frozen=True)
@@ -46,15 +44,10 @@ class CleanImage:
 def image_clean(data: bytes) -> CleanImage:
     """The image re-encoded without metadata, or InvalidImage saying what is wrong."""
     if len(data) > MAX_BYTES:
-        raise InvalidImage(
-            _("The image is larger than %(mib)s MiB.") % {"mib": MAX_BYTES // (1024 * 1024)}
-        )
+        raise InvalidImage(reason="too_large", params={"mib": MAX_BYTES // (1024 * 1024)})
     if not data:
-        raise InvalidImage(_("The body is empty: send a JPEG or PNG image."))
-    too_big = InvalidImage(
-        _("The image declares more than %(max)s pixels a side; it is refused unread.")
-        % {"max": MAX_SIDE}
-    )
+        raise InvalidImage(reason="empty")
+    too_big = InvalidImage(reason="declared_too_big", params={"max": MAX_SIDE})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -63,15 +56,14 @@ def image_clean(data: bytes) -> CleanImage:
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise too_big from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise InvalidImage(_("This is not a JPEG or PNG image.")) from None
+        raise InvalidImage() from None
     width, height = image.size
     if width > MAX_SIDE or height > MAX_SIDE:
         raise InvalidImage(
-            _("The image is %(w)s×%(h)s pixels; at most %(max)s pixels a side are accepted.")
-            % {"w": width, "h": height, "max": MAX_SIDE}
+            reason="too_many_pixels", params={"w": width, "h": height, "max": MAX_SIDE}
         )
     if width < 1 or height < 1:
-        raise InvalidImage(_("The image has no pixels."))
+        raise InvalidImage(reason="no_pixels")
     content_type = FORMATS[str(image.format)]
     try:
         with warnings.catch_warnings():
@@ -86,7 +78,7 @@ def image_clean(data: bytes) -> CleanImage:
         Image.DecompressionBombWarning,
         Image.DecompressionBombError,
     ):
-        raise InvalidImage(_("The image is damaged or truncated and cannot be read.")) from None
+        raise InvalidImage(reason="damaged") from None
     return _encode(image, content_type)
 
 

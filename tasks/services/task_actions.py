@@ -5,35 +5,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.utils.translation import gettext as _
-
 from tasks.errors import PortalError
 from tasks.models import CloudProject
 from tasks.services.audit import audit_record
 from tasks.services.task_fetch import TaskResult, task_fetch, validate_identifiers
 from tasks.services.task_upstream import upstream_call
-from tasks.vas import errors as vas_errors
 
 #: States from which StartTask / StopTask make sense (the upstream documents no transitions,
 #: VAS-API.md §3.1; ABNORMAL may be restarted or stopped).
 START_FROM = frozenset({"STOPPED", "START_FAILED", "ABNORMAL", "FAILED", "SUCCEEDED"})
 STOP_FROM = frozenset({"RUNNING", "STARTING", "PENDING", "ABNORMAL", "RECOVERING"})
 
-_HTTP_STATUS = {
-    cls.code: cls.http_status
-    for cls in (
-        vas_errors.UpstreamAuthFailed,
-        vas_errors.UpstreamForbidden,
-        vas_errors.UpstreamUnavailable,
-        vas_errors.UpstreamTimeout,
-        vas_errors.UpstreamInvalidResponse,
-        vas_errors.EndpointNotAllowed,
-    )
-}
-
 
 class InvalidState(PortalError):
-    """The action makes no sense in the task's current state; nothing was sent upstream."""
+    """The action makes no sense in the task's current state; nothing was sent upstream.
+
+    The catalogue's `invalid_state` is 400 (the task list's state filter); the contract answers
+    it 409 for an action, so this error says so itself."""
 
     code = "invalid_state"
     http_status = 409
@@ -44,12 +32,10 @@ def refuse_stale(result: TaskResult) -> None:
     if result.meta.get("source") != "stale":
         return
     error = result.meta.get("error") or {}
-    code = str(error.get("code") or "upstream_unavailable")
     raise PortalError(
-        _("The upstream cannot be reached, so the portal does not act on its last copy: %(m)s")
-        % {"m": error.get("message") or ""},
-        code=code,
-        http_status=_HTTP_STATUS.get(code, 503),
+        str(error.get("code") or "upstream_unavailable"),
+        reason=str(error.get("reason") or ""),
+        params=error.get("params") if isinstance(error.get("params"), dict) else None,
     )
 
 
@@ -63,12 +49,10 @@ def _act(
     state = str(current.task.get("state") or "")
     allowed = START_FROM if action == "start" else STOP_FROM
     if state not in allowed:
-        message = (
-            _("The task is %(state)s: starting it makes no sense. Nothing was sent upstream.")
-            if action == "start"
-            else _("The task is %(state)s: stopping it makes no sense. Nothing was sent upstream.")
+        raise InvalidState(
+            reason="not_startable" if action == "start" else "not_stoppable",
+            params={"state": state or "?"},
         )
-        raise InvalidState(message % {"state": state or "?"})
     request_id = upstream_call(project=project, service=service, task_id=task_id, action=action)
     audit_record(
         actor=actor,

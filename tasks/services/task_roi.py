@@ -37,13 +37,13 @@ EDIT_LOCK_SECONDS = 60
 
 
 class InvalidRoi(PortalError):
-    """The shapes would not work upstream; `extra["problems"]` says why, shape by shape."""
+    """The shapes would not work upstream; `extra["problems"]` says why, shape by shape (in the
+    language active when it is raised: the API's request language)."""
 
     code = "invalid_roi"
-    http_status = 400
 
     def __init__(self, problems: list[dict[str, Any]]) -> None:
-        super().__init__(_("The region of interest has problems; nothing was sent upstream."))
+        super().__init__()
         self.extra = {
             "problems": [
                 {
@@ -70,12 +70,10 @@ def _localized_kind(problem: dict[str, Any]) -> dict[str, Any]:
 
 class VersionConflict(PortalError):
     code = "version_conflict"
-    http_status = 409
 
 
 class EditConflict(PortalError):
     code = "edit_conflict"
-    http_status = 409
 
 
 def roi_frame_for(*, project: CloudProject, service: str, task_id: str) -> dict[str, Any] | None:
@@ -125,10 +123,7 @@ def update_body(*, service: str, raw: dict[str, Any], target_roi: str) -> dict[s
     if _has_mask(body):
         # The upstream itself answered with masked values: sending them back would overwrite
         # the real ones. Refuse rather than guess.
-        raise UpstreamInvalidResponse(
-            "The upstream showed masked secret values in the task; updating it would overwrite "
-            "them, so the portal did not send the update."
-        )
+        raise UpstreamInvalidResponse("masked_secret")
     return body
 
 
@@ -163,9 +158,7 @@ def task_roi_update(
     # second must see the first one's result, not overwrite it.
     lock = NamedLock(f"roi-update:{task_cache_key(project, service, task_id)}", timeout=60)
     if not lock.acquire():
-        raise EditConflict(
-            _("Another change of this task's ROI is being applied. Reload and try again.")
-        )
+        raise EditConflict()
     try:
         shown = upstream_call(
             project=project, service=service, task_id=task_id, action="show_unredacted"
@@ -180,13 +173,7 @@ def task_roi_update(
         )
         refuse_stale(current)
         if current.meta["snapshot_id"] != expected_snapshot_id:
-            error = VersionConflict(
-                _(
-                    "The task changed upstream since the editor loaded it (now version "
-                    "%(current)s). Reload the editor, check the change and apply again."
-                )
-                % {"current": current.meta["snapshot_id"]}
-            )
+            error = VersionConflict(params={"current": current.meta["snapshot_id"]})
             error.extra = {"current_snapshot_id": current.meta["snapshot_id"]}
             raise error
         before = current.roi.get("shapes", [])

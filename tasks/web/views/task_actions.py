@@ -10,9 +10,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from tasks import i18n
 from tasks.access import get_admin_project_for_user
-from tasks.errors import PortalError
+from tasks.errors import PortalError, error_text, roi_for_reader
 from tasks.roi_geometry import MESSAGES, limits_for
 from tasks.services import frames
 from tasks.services.task_actions import InvalidState, task_start, task_stop
@@ -20,6 +19,7 @@ from tasks.services.task_fetch import task_fetch
 from tasks.services.task_roi import kind_labels
 from tasks.services.task_upstream import target_roi_path
 from tasks.vas.errors import VasError
+from tasks.web.display import state_name
 from tasks.web.views.task_pages import render_task_error
 
 
@@ -30,11 +30,11 @@ def _act(request: HttpRequest, project, service: str, task_id: str, *, start: bo
         result = run(actor=request.user, project=project, service=service, task_id=task_id)
     except InvalidState as exc:
         # Not an error page: the detail page, with the reason and the state as it is.
-        messages.warning(request, i18n.error_message(exc))
+        messages.warning(request, error_text(exc))
     except (VasError, PortalError) as exc:
         return render_task_error(request, project, exc, service=service, task_id=task_id)
     else:
-        state = i18n.state_name(str(result.task.get("state") or ""))
+        state = state_name(str(result.task.get("state") or ""))
         if start:
             messages.success(
                 request, _("Start requested; the task is now %(state)s.") % {"state": state}
@@ -69,7 +69,7 @@ def task_roi_edit(request: HttpRequest, project, service: str, task_id: str) -> 
     except (VasError, PortalError) as exc:
         return render_task_error(request, project, exc, service=service, task_id=task_id)
     kwargs = {"project": project.public_id, "service": service, "task_id": task_id}
-    roi = i18n.localized_roi(result.roi)
+    roi = roi_for_reader(result.roi)
     frame = roi.get("frame") or {}
     before = result.task
     for key in target_roi_path(service):
@@ -153,11 +153,10 @@ def task_frame_form(request: HttpRequest, project, service: str, task_id: str) -
             return back
         upload = request.FILES.get("image")
         if upload is None:
-            raise frames.InvalidImage(_("Choose a JPEG or PNG image to upload."))
+            raise frames.InvalidImage(reason="no_file")
         if upload.size > frames.MAX_BYTES:
             raise frames.InvalidImage(
-                _("The image is larger than %(mib)s MiB.")
-                % {"mib": frames.MAX_BYTES // (1024 * 1024)}
+                reason="too_large", params={"mib": frames.MAX_BYTES // (1024 * 1024)}
             )
         frame, _created = frames.frame_put(
             actor=request.user,
@@ -167,7 +166,7 @@ def task_frame_form(request: HttpRequest, project, service: str, task_id: str) -
             data=upload.read(frames.MAX_BYTES + 1),
         )
     except frames.InvalidImage as exc:
-        messages.error(request, i18n.error_message(exc))
+        messages.error(request, error_text(exc))
         return back
     except (VasError, PortalError) as exc:
         return render_task_error(request, project, exc, service=service, task_id=task_id)
