@@ -144,3 +144,36 @@ def test_the_actions_are_documented_in_the_schema(as_admin):
     assert len(paths) == 2
     for path in paths:
         assert {"202", "403", "404", "409"} <= set(schema["paths"][path]["post"]["responses"])
+
+
+def test_the_roi_editor_is_for_admins_and_hands_its_data_over_without_secrets(
+    client, alice, bob, charlie, sim_project
+):
+    import json
+    import re
+
+    from tests.api_fixtures import SECRET_VALUES
+
+    task_id = SEEDED_IDS["webhook-secret"]
+    editor = page(sim_project, FACE, task_id, "roi/edit")
+    client.force_login(charlie)
+    assert client.get(editor).status_code == 404
+    client.force_login(bob)
+    assert client.get(editor).status_code == 403
+    client.force_login(alice)
+    response = client.get(editor)
+    assert response.status_code == 200
+    html = response.content.decode()
+    data = json.loads(
+        re.search(
+            r'<script id="roi-editor-data" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    assert data["shapes"][0]["kind"] == "polygon" and data["snapshot_id"]
+    assert data["api_url"].endswith(f"/tasks/{task_id}/roi/") and data["frame_url"] is None
+    # No inline code (CSP): every script is a file or JSON data.
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert "src=" in tag or 'type="application/json"' in tag, tag
+    for value in SECRET_VALUES:
+        assert value not in html
+    assert 'src="/static/js/roi_editor.js"' in html and 'src="/static/js/roi_geometry.js"' in html
