@@ -19,7 +19,6 @@ from tasks.errors import PortalError
 from tasks.models import CloudProject
 from tasks.roi_geometry import MESSAGES, describe, limits_for, shape_problems, target_roi_string
 from tasks.services.audit import audit_record
-from tasks.services.task_actions import refuse_stale
 from tasks.services.task_fetch import (
     TaskResult,
     task_cache_key,
@@ -171,7 +170,6 @@ def task_roi_update(
             task_id=task_id,
             fetched=Fetched(payload=redact_task(raw), request_id=shown.request_id),
         )
-        refuse_stale(current)
         if current.meta["snapshot_id"] != expected_snapshot_id:
             error = VersionConflict(params={"current": current.meta["snapshot_id"]})
             error.extra = {"current_snapshot_id": current.meta["snapshot_id"]}
