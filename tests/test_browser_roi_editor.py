@@ -307,7 +307,7 @@ def test_start_and_stop_buttons_ask_for_confirmation(session_for, alice, sim_pro
     session.open(task_path(sim_project, FACE, TASK_A_ID))
     assert not page.is_visible("#task-stop")  # behind the confirmation
     page.click("#stop-confirm summary")
-    session.screenshot("task-stop-confirmation", ".task-head")
+    session.screenshot("task-stop-confirmation")
     page.click("#task-stop")
     page.wait_for_load_state("load")
     assert "STOPPING" in page.inner_text(".task-head")
