@@ -122,7 +122,8 @@ def test_update_replaces_config_and_keeps_the_rest(simulator, vias_client, vias_
     assert after["config"]["common"]["target_roi"] == '{"polygons":[]}'
     assert after["config"]["common"]["vendor_specific_knob"] == 7
     assert after["schedule"] == before["schedule"]
-    assert simulator.updates[-1][:2] == ("vias", task_id)
+    assert simulator.updates[-1]["task_id"] == task_id
+    assert simulator.updates[-1]["service"] == "vias"
 
 
 @pytest.mark.parametrize("mode", ["503"])

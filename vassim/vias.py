@@ -51,7 +51,9 @@ UPDATABLE = ("name", "description", "schedule", "input", "output", "config")
 STARTABLE = frozenset(
     {"STOPPED", "START_FAILED", "CREATE_FAILED", "FAILED", "ABNORMAL", "SUCCEEDED"}
 )
-STOPPABLE = frozenset({"RUNNING", "SCHEDULING", "PENDING", "STARTING", "ABNORMAL", "RECOVERING"})
+STOPPABLE = frozenset(
+    {"RUNNING", "SCHEDULING", "LACK_OF_RESOURCES", "PENDING", "STARTING", "ABNORMAL", "RECOVERING"}
+)
 
 
 @cache
@@ -206,7 +208,9 @@ def _update(
         if key in body:
             task.doc[key] = copy.deepcopy(body[key])
     task.doc["updated_at"] = _iso(sim.clock())
-    sim.updates.append((SERVICE, str(task.doc.get("id")), copy.deepcopy(body)))
+    sim.updates.append(
+        {"task_id": task.doc.get("id"), "body": copy.deepcopy(body), "service": SERVICE}
+    )
     return _json(start_response, 200, {})
 
 

@@ -17,6 +17,9 @@ urlpatterns = [
     path(TASK, views.TaskDetailView.as_view(), name="api-task"),
     path(TASK + "roi/", views.TaskRoiView.as_view(), name="api-task-roi"),
     path(TASK + "watch/", views.TaskWatchView.as_view(), name="api-task-watch"),
+    path(TASK + "frame/", views.TaskFrameView.as_view(), name="api-task-frame"),
+    path(TASK + "start/", views.TaskStartView.as_view(), name="api-task-start"),
+    path(TASK + "stop/", views.TaskStopView.as_view(), name="api-task-stop"),
     path(TASK + "snapshots/", views.SnapshotListView.as_view(), name="api-snapshots"),
     path(
         TASK + "snapshots/<int:snapshot>/",
@@ -27,6 +30,9 @@ urlpatterns = [
     path(VIAS_TASK, views.TaskDetailView.as_view(), VIAS, name="api-task"),
     path(VIAS_TASK + "roi/", views.TaskRoiView.as_view(), VIAS, name="api-task-roi"),
     path(VIAS_TASK + "watch/", views.TaskWatchView.as_view(), VIAS, name="api-task-watch"),
+    path(VIAS_TASK + "frame/", views.TaskFrameView.as_view(), VIAS, name="api-task-frame"),
+    path(VIAS_TASK + "start/", views.TaskStartView.as_view(), VIAS, name="api-task-start"),
+    path(VIAS_TASK + "stop/", views.TaskStopView.as_view(), VIAS, name="api-task-stop"),
     path(VIAS_TASK + "snapshots/", views.SnapshotListView.as_view(), VIAS, name="api-snapshots"),
     path(
         VIAS_TASK + "snapshots/<int:snapshot>/",

@@ -2,7 +2,7 @@ from django.urls import path
 
 import tasks.converters  # noqa: F401 - registers <vas_service:…>
 from tasks.vas import VIAS_SERVICE
-from tasks.web.views import migration, projects, task_pages, tokens
+from tasks.web.views import migration, projects, task_actions, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<vas_service:service>/tasks/<str:task_id>/"
 # VIAS tasks have no service in their paths: the same views and names, with service="vias", so
@@ -43,6 +43,10 @@ urlpatterns = [
     path(TASK, task_pages.task_detail, name="task_detail"),
     path(TASK + "history/", task_pages.task_history, name="task_history"),
     path(TASK + "watch/", task_pages.task_watch_toggle, name="task_watch"),
+    path(TASK + "start/", task_actions.task_start_view, name="task_start"),
+    path(TASK + "stop/", task_actions.task_stop_view, name="task_stop"),
+    path(TASK + "roi/edit/", task_actions.task_roi_edit, name="task_roi_edit"),
+    path(TASK + "roi/frame/", task_actions.task_frame_form, name="task_frame_form"),
     path(TASK + "vias/", migration.task_vias_fields, name="task_vias_fields"),
     path(
         "projects/<uuid:project>/migration/", migration.project_migration, name="project_migration"
@@ -51,6 +55,10 @@ urlpatterns = [
     path(VIAS_TASK, task_pages.task_detail, VIAS, name="task_detail"),
     path(VIAS_TASK + "history/", task_pages.task_history, VIAS, name="task_history"),
     path(VIAS_TASK + "watch/", task_pages.task_watch_toggle, VIAS, name="task_watch"),
+    path(VIAS_TASK + "start/", task_actions.task_start_view, VIAS, name="task_start"),
+    path(VIAS_TASK + "stop/", task_actions.task_stop_view, VIAS, name="task_stop"),
+    path(VIAS_TASK + "roi/edit/", task_actions.task_roi_edit, VIAS, name="task_roi_edit"),
+    path(VIAS_TASK + "roi/frame/", task_actions.task_frame_form, VIAS, name="task_frame_form"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
     path("account/tokens/<str:digest>/revoke/", tokens.token_revoke_view, name="token_revoke"),
 ]
