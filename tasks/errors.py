@@ -13,7 +13,7 @@ Adding a code is one `entry(...)` call below. The upstream client (`tasks.vas`, 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +49,32 @@ class ErrorEntry:
 CATALOGUE: dict[str, ErrorEntry] = {}
 
 
-def entry(code: str, status: int, **texts: Any) -> ErrorEntry:
-    """Declares one code (once: a second declaration is a bug)."""
+def entry(
+    code: str,
+    status: int,
+    *,
+    title: str,
+    message: str,
+    next_step: str,
+    links: tuple[str, ...] = (),
+    reasons: Mapping[str, str] | None = None,
+    example: Mapping[str, Any] | None = None,
+) -> ErrorEntry:
+    """Declares one code (once: a second declaration is a bug). Texts are marked with
+    `gettext_noop` where they are written, so makemessages finds them."""
     if code in CATALOGUE:
         raise ValueError(f"error code {code!r} is declared twice")
-    declared = ErrorEntry(code=code, status=status, **texts)
-    unknown = set(declared.links) - LINKS
+    declared = ErrorEntry(
+        code=code,
+        status=status,
+        title=title,
+        message=message,
+        next_step=next_step,
+        links=links,
+        reasons=dict(reasons or {}),
+        example=dict(example or {}),
+    )
+    unknown = set(links) - LINKS
     if unknown:
         raise ValueError(f"unknown links {sorted(unknown)} for {code!r}")
     CATALOGUE[code] = declared
@@ -307,7 +327,7 @@ def _connected(params: Mapping[str, Any]) -> str:
 
 
 #: Stored messages that are not errors (a connection test that worked): code -> its wording.
-NOTICES: dict[str, Any] = {"connected": _connected}
+NOTICES: dict[str, Callable[[Mapping[str, Any]], str]] = {"connected": _connected}
 
 
 # --------------------------------------------------------------------------- the catalogue
