@@ -39,11 +39,16 @@ class ErrorEntry:
     links: tuple[str, ...] = ()
     #: reason -> a more specific message template for the same code.
     reasons: Mapping[str, str] = field(default_factory=dict)
+    #: reason -> its own status, only where the contract gives one code two statuses.
+    statuses: Mapping[str, int] = field(default_factory=dict)
     #: Params and extra members of the OpenAPI example (`upstream`, `details`).
     example: Mapping[str, Any] = field(default_factory=dict)
 
     def template(self, reason: str = "") -> str:
         return self.reasons.get(reason, self.message) if reason else self.message
+
+    def status_for(self, reason: str = "") -> int:
+        return self.statuses.get(reason, self.status)
 
 
 CATALOGUE: dict[str, ErrorEntry] = {}
@@ -58,6 +63,7 @@ def entry(
     next_step: str,
     links: tuple[str, ...] = (),
     reasons: Mapping[str, str] | None = None,
+    statuses: Mapping[str, int] | None = None,
     example: Mapping[str, Any] | None = None,
 ) -> ErrorEntry:
     """Declares one code (once: a second declaration is a bug). Texts are marked with
@@ -72,11 +78,14 @@ def entry(
         next_step=next_step,
         links=links,
         reasons=dict(reasons or {}),
+        statuses=dict(statuses or {}),
         example=dict(example or {}),
     )
     unknown = set(links) - LINKS
     if unknown:
         raise ValueError(f"unknown links {sorted(unknown)} for {code!r}")
+    if set(declared.statuses) - set(declared.reasons):
+        raise ValueError(f"{code!r} gives a status to a reason it does not declare")
     CATALOGUE[code] = declared
     return declared
 
@@ -86,8 +95,8 @@ def error_entry(code: str) -> ErrorEntry:
     return CATALOGUE.get(code) or CATALOGUE["upstream_error"]
 
 
-def http_status(code: str) -> int:
-    return error_entry(code).status
+def http_status(code: str, reason: str = "") -> int:
+    return error_entry(code).status_for(reason)
 
 
 # --------------------------------------------------------------------------- messages
@@ -209,7 +218,7 @@ class PortalError(Exception):
 
     @property
     def http_status(self) -> int:
-        return http_status(self.code)
+        return http_status(self.code, self.reason)
 
     def __str__(self) -> str:
         return f"{self.code}" + (f" ({self.reason})" if self.reason else "")
@@ -394,6 +403,9 @@ entry(
     message=gettext_noop("Unknown state “%(state)s”. Choose one of: %(states)s."),
     next_step=gettext_noop("Pick a state from the list."),
     links=("browse",),
+    # The contract also names this code, as 409, for an action the task's state does not allow.
+    reasons={"action": gettext_noop("The task is %(state)s: this action does not apply now.")},
+    statuses={"action": 409},
     example={"params": {"state": "X", "states": "PENDING, RUNNING, …"}},
 )
 entry(

@@ -49,7 +49,7 @@ def _portal_error(exc: PortalError | VasError) -> Response:
     upstream = exc.upstream_dict() if isinstance(exc, VasError) else None
     extra = {"upstream": upstream} if upstream else {}
     response = Response(
-        error_body(exc.code, error_text(exc), **extra), status=http_status(exc.code)
+        error_body(exc.code, error_text(exc), **extra), status=http_status(exc.code, exc.reason)
     )
     set_retry_after(response, exc.retry_after)
     return response

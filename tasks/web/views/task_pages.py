@@ -128,7 +128,7 @@ def render_task_error(
     """A readable page for a VasError / PortalError: the catalogue's title, message, next step
     and links, with the code's HTTP status (never a 500: that would read as the portal's bug)."""
     entry = error_entry(exc.code)  # type: ignore[attr-defined]
-    status = http_status(entry.code)
+    status = http_status(entry.code, getattr(exc, "reason", ""))
     if status == 500:
         status = 502
     upstream = exc.upstream_dict() if isinstance(exc, VasError) else None
