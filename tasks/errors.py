@@ -26,3 +26,10 @@ class CredentialsUnavailable(PortalError):
 
     code = "credentials_unavailable"
     http_status = 409
+
+
+class EditConflict(PortalError):
+    """An edit based on a version of a project that someone else has changed since."""
+
+    code = "edit_conflict"
+    http_status = 409

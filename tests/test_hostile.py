@@ -2,11 +2,17 @@
 races on PostgreSQL (run with DATABASE_URL=postgres://…; they pass on SQLite too, where writers are
 serialised anyway), hostile task documents from hypothesis, NUL bytes and huge inputs."""
 
+import json
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from tasks.models import CloudProject, Membership, Role
+from tasks.errors import EditConflict
+from tasks.models import AuditEvent, CloudProject, Membership, Role
 from tasks.services.members import member_add, member_remove, member_set_role
+from tasks.services.projects import project_update
+from tests.api_fixtures import assert_error, token_client, token_for
+from tests.conftest import SECRETS
 from tests.helpers import run_concurrently
 
 RACE = pytest.mark.django_db(transaction=True)
@@ -29,14 +35,12 @@ def _admins(project) -> int:
     return Membership.objects.filter(project=project, role=Role.ADMIN).count()
 
 
-# ---- 1: the last-admin rule under a race ----------------------------------------------------------
+# ---- 1: the last-admin rule under a race ---------------------------------------------------------
 
 
 @RACE
 @pytest.mark.parametrize("action", ["remove", "demote"])
-def test_two_sole_admins_acting_on_each_other_at_once_leave_one_admin(
-    project, alice, dave, action
-):
+def test_two_sole_admins_acting_on_each_other_at_once_leave_one_admin(project, alice, dave, action):
     for _trial in range(TRIALS):
         ours, theirs = _two_admins(project, dave)
 
@@ -63,7 +67,7 @@ def test_an_admin_demoted_a_moment_ago_can_no_longer_manage_members(project, ali
     assert _admins(project) == 1
 
 
-# ---- 7: parallel creates are a field error, never a 500 --------------------------------------------
+# ---- 7: parallel creates are a field error, never a 500 ------------------------------------------
 
 
 @RACE
@@ -79,3 +83,208 @@ def test_parallel_adds_of_one_member_are_one_201_and_field_errors(project, charl
     assert len(added) == 1 and len(refused) == 3, results
     assert all("username" in error.message_dict for error in refused)
     assert Membership.objects.filter(project=project, user=charlie).count() == 1
+
+
+@RACE
+def test_parallel_creates_of_one_project_name_are_one_201_and_field_errors(superuser):
+    key = token_for(superuser)
+    body = {
+        "name": "Raced",
+        "region": "cn-north-4",
+        "upstream_project_id": "0123456789abcdef0123456789abcdef",
+        "auth_type": "aksk",
+        **SECRETS,
+    }
+
+    def create():
+        return token_client(key).post(
+            "/api/v1/projects/", data=json.dumps(body), content_type="application/json"
+        )
+
+    responses = run_concurrently(*[create for _ in range(6)])
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201, 400, 400, 400, 400, 400], statuses
+    for response in responses:
+        if response.status_code == 400:
+            assert "name" in assert_error(response, 400, "invalid")["details"]
+    assert CloudProject.objects.filter(name="Raced").count() == 1
+
+
+# ---- 8: lost updates -----------------------------------------------------------------------------
+
+
+def _copy(project) -> CloudProject:
+    """Another admin's copy of the project, read before anyone writes."""
+    return CloudProject.objects.get(pk=project.pk)
+
+
+@RACE
+def test_two_admins_changing_different_fields_at_once_both_keep_their_change(project, alice):
+    for trial in range(TRIALS):
+        first, second = _copy(project), _copy(project)
+        run_concurrently(
+            lambda: project_update(
+                actor=alice, project=first, fields={"description": f"lobby {trial}"}
+            ),
+            lambda: project_update(actor=alice, project=second, fields={"cache_ttl": 100 + trial}),
+        )
+        stored = _copy(project)
+        assert (stored.description, stored.cache_ttl) == (f"lobby {trial}", 100 + trial)
+
+
+@RACE
+def test_a_concurrent_credential_replacement_is_never_written_back_over(project, alice):
+    for trial in range(TRIALS):
+        first, second = _copy(project), _copy(project)
+        new_secret = f"SKreplaced-{trial}-0123456789abcdef"
+        run_concurrently(
+            lambda: project_update(
+                actor=alice, project=first, fields={}, secrets={"secret_key": new_secret}
+            ),
+            lambda: project_update(actor=alice, project=second, fields={"description": "x"}),
+        )
+        assert _copy(project).credentials()["secret_key"] == new_secret
+
+
+def test_an_edit_based_on_a_stale_version_is_refused(project, alice):
+    read = _copy(project)
+    project_update(actor=alice, project=_copy(project), fields={"description": "theirs"})
+    with pytest.raises(EditConflict):
+        project_update(
+            actor=alice,
+            project=read,
+            fields={"description": "mine"},
+            expected_updated_at=read.updated_at,
+        )
+    assert _copy(project).description == "theirs"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["body", "if-match"])
+def test_the_api_answers_409_edit_conflict_for_a_stale_version(alice, project, how):
+    client = token_client(token_for(alice))
+    url = f"/api/v1/projects/{project.public_id}/"
+    read = client.get(url).json()["updated_at"]
+    project_update(actor=alice, project=_copy(project), fields={"description": "theirs"})
+
+    def patch(version):
+        body = {"description": "mine"}
+        headers = {}
+        if how == "body":
+            body["updated_at"] = version
+        else:
+            headers["HTTP_IF_MATCH"] = f'"{version}"'
+        return client.patch(url, data=json.dumps(body), content_type="application/json", **headers)
+
+    error = assert_error(patch(read), 409, "edit_conflict")
+    assert "changed this project" in error["message"]
+    assert _copy(project).description == "theirs"
+    current = client.get(url).json()["updated_at"]
+    response = patch(current)
+    assert response.status_code == 200 and response.json()["description"] == "mine"
+    assert response.json()["updated_at"] != current
+
+
+@pytest.mark.django_db
+def test_the_edit_page_refuses_a_stale_save_with_a_message(client, alice, project):
+    client.force_login(alice)
+    page = client.get(f"/projects/{project.public_id}/edit/")
+    version = page.context["form"]["version"].value()
+    project_update(actor=alice, project=_copy(project), fields={"description": "theirs"})
+    form = {
+        "name": project.name,
+        "description": "mine",
+        "region": project.region,
+        "upstream_project_id": project.upstream_project_id,
+        "endpoint": project.endpoint,
+        "iam_endpoint": project.iam_endpoint,
+        "default_service": project.default_service,
+        "cache_ttl": project.cache_ttl,
+        "auth_type": project.auth_type,
+        "version": version,
+    }
+    response = client.post(f"/projects/{project.public_id}/edit/", form)
+    assert response.status_code == 200
+    assert "Someone else changed this project" in response.content.decode()
+    assert _copy(project).description == "theirs"
+    # Saved again from the page as shown now, the edit goes through.
+    form["version"] = response.context["form"]["version"].value()
+    assert client.post(f"/projects/{project.public_id}/edit/", form).status_code == 302
+    assert _copy(project).description == "mine"
+
+
+# ---- 3: the stored secrets never follow a change of address or identity --------------------------
+
+MOVES = {
+    "endpoint": "https://iva.cn-east-3.myhuaweicloud.com",
+    "iam_endpoint": "http://127.0.0.1:9/",
+    "region": "cn-east-3",
+    "upstream_project_id": "ffffffffffffffffffffffffffffffff",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", MOVES)
+def test_moving_a_project_without_its_credentials_is_refused_naming_them(alice, project, field):
+    client = token_client(token_for(alice))
+    url = f"/api/v1/projects/{project.public_id}/"
+    response = client.patch(
+        url, data=json.dumps({field: MOVES[field]}), content_type="application/json"
+    )
+    details = assert_error(response, 400, "invalid")["details"]
+    assert {"access_key", "secret_key"} <= set(details)
+    assert "enter this credential again" in details["secret_key"][0]
+    stored = _copy(project)
+    assert getattr(stored, field) != MOVES[field]
+    assert stored.credentials() == SECRETS
+
+
+@pytest.mark.django_db
+def test_moving_a_project_with_new_credentials_drops_the_secrets_not_sent_again(alice, project):
+    client = token_client(token_for(alice))
+    url = f"/api/v1/projects/{project.public_id}/"
+    body = {
+        "iam_endpoint": MOVES["iam_endpoint"],
+        "access_key": "AKnew00001111",
+        "secret_key": "SKnew",
+    }
+    response = client.patch(url, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["has_security_token"] is False
+    assert _copy(project).credentials() == {"access_key": "AKnew00001111", "secret_key": "SKnew"}
+    event = AuditEvent.objects.filter(action="credentials.replaced").latest("id")
+    assert event.details == {
+        "secrets": {"access_key": "changed", "secret_key": "changed", "security_token": "cleared"},
+        "because_changed": ["iam_endpoint"],
+    }
+
+
+@pytest.mark.django_db
+def test_the_edit_page_asks_for_the_password_again_when_the_iam_endpoint_changes(
+    client, alice, project
+):
+    project_update(
+        actor=alice,
+        project=project,
+        fields={"auth_type": "password", "iam_domain": "acme", "iam_user": "ops"},
+        secrets={"iam_password": "IAMpassword-plain-1"},
+    )
+    client.force_login(alice)
+    form = {
+        "name": project.name,
+        "region": project.region,
+        "upstream_project_id": project.upstream_project_id,
+        "endpoint": project.endpoint,
+        "iam_endpoint": "http://127.0.0.1:9/",
+        "default_service": project.default_service,
+        "cache_ttl": project.cache_ttl,
+        "auth_type": "password",
+        "iam_domain": "acme",
+        "iam_user": "ops",
+    }
+    response = client.post(f"/projects/{project.public_id}/edit/", form)
+    assert response.status_code == 200
+    assert "iam_password" in response.context["form"].errors
+    stored = _copy(project)
+    assert stored.iam_endpoint != "http://127.0.0.1:9/"
+    assert stored.credentials() == {"iam_password": "IAMpassword-plain-1"}

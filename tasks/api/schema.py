@@ -72,6 +72,12 @@ ERRORS: dict[str, tuple[int, str, dict]] = {
         "The stored credentials of project “Lobby” cannot be decrypted with the configured keys.",
         {},
     ),
+    "edit_conflict": (
+        409,
+        "Someone else changed this project since you read it. Reload it, check their change and "
+        "make yours again.",
+        {},
+    ),
     "request_too_large": (413, "The request body is larger than 256 KiB.", {}),
     "unsupported_media_type": (415, 'Unsupported media type "text/plain" in request.', {}),
     "throttled": (429, "Request was throttled. Expected available in 12 seconds.", {}),

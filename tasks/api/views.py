@@ -221,6 +221,24 @@ class ProjectListView(generics.ListCreateAPIView):
         )
 
 
+def _expected_version(request: Request, body: s.ProjectWriteSerializer):
+    """The version an edit is based on: the body's `updated_at`, else an `If-Match` header
+    holding the same value (quotes and a weak `W/` prefix allowed), else None (unconditional)."""
+    if "updated_at" in body.validated_data:
+        return body.validated_data["updated_at"]
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    value = header.removeprefix("W/").strip('"')
+    field = s.serializers.DateTimeField()
+    try:
+        return field.to_internal_value(value)
+    except exceptions.ValidationError:
+        raise exceptions.ValidationError(
+            {"If-Match": ['Send the project\'s updated_at as read, e.g. "2026-01-01T00:00:00Z".']}
+        ) from None
+
+
 @extend_schema(tags=["projects"], parameters=[PROJECT_PARAM])
 class ProjectDetailView(ProjectScopedMixin, APIView):
     @extend_schema(
@@ -233,10 +251,23 @@ class ProjectDetailView(ProjectScopedMixin, APIView):
         summary="Change settings or replace credentials (admins)",
         description=(
             "Only the fields sent change. Secrets are write-only: a blank string keeps the "
-            "stored value, `null` removes it. Switching `auth_type` drops the old type's secrets."
+            "stored value, `null` removes it. Switching `auth_type` drops the old type's secrets. "
+            "Changing `endpoint`, `iam_endpoint`, `auth_type`, `region` or "
+            "`upstream_project_id` needs the credentials again in the same request (400 naming "
+            "them otherwise); a security token not sent again is removed. Send the `updated_at` "
+            "you read (in the body, or as `If-Match`) to be refused with 409 `edit_conflict` "
+            "when someone changed the project since."
         ),
         request=s.ProjectWriteSerializer(partial=True),
-        responses={200: s.ProjectSerializer, **error_responses(*ADMIN, *WRITE)},
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Optional: the `updated_at` you read (409 `edit_conflict` if stale).",
+            )
+        ],
+        responses={200: s.ProjectSerializer, **error_responses(*ADMIN, *WRITE, "edit_conflict")},
     )
     def patch(self, request: Request, project) -> Response:
         project = self.get_project(admin=True)
@@ -248,6 +279,7 @@ class ProjectDetailView(ProjectScopedMixin, APIView):
             fields=body.plain(),
             secrets=body.secrets(),
             clear=body.cleared(),
+            expected_updated_at=_expected_version(request, body),
         )
         return Response(s.ProjectSerializer(project, context={"request": request}).data)
 

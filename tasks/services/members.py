@@ -17,12 +17,15 @@ def _lock(membership: Membership, *, actor) -> Membership:
     (`select_for_update().count()` would lock nothing: PostgreSQL sends a plain COUNT(*).)
     """
     CloudProject.objects.select_for_update().only("pk").get(pk=membership.project_id)
-    if actor is not None and not actor.is_superuser:
-        # Re-checked under the lock: an admin demoted a moment ago acts no more.
-        if not Membership.objects.filter(
+    # Re-checked under the lock: an admin demoted a moment ago acts no more.
+    if (
+        actor is not None
+        and not actor.is_superuser
+        and not Membership.objects.filter(
             project_id=membership.project_id, user=actor, role=Role.ADMIN
-        ).exists():
-            raise PermissionDenied(_("Only the project's admins manage its members."))
+        ).exists()
+    ):
+        raise PermissionDenied(_("Only the project's admins manage its members."))
     fresh = Membership.objects.select_related("user", "project").filter(pk=membership.pk).first()
     if fresh is None:
         raise ValidationError({"username": [_("No such member.")]})
