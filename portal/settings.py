@@ -67,6 +67,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before anything reads the request: a NUL anywhere in it is the contract's 400 (portal.edge).
+    "portal.edge.RefuseNulMiddleware",
     # First: sends the request's cache reads, answered while the rest runs (tasks.caching).
     "portal.middleware.ReadAheadMiddleware",
     "django.middleware.security.SecurityMiddleware",

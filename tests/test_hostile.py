@@ -2,7 +2,9 @@
 races on PostgreSQL (run with DATABASE_URL=postgres://…; they pass on SQLite too, where writers are
 serialised anyway), hostile task documents from hypothesis, NUL bytes and huge inputs."""
 
+import base64
 import json
+import logging
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -288,3 +290,100 @@ def test_the_edit_page_asks_for_the_password_again_when_the_iam_endpoint_changes
     stored = _copy(project)
     assert stored.iam_endpoint != "http://127.0.0.1:9/"
     assert stored.credentials() == {"iam_password": "IAMpassword-plain-1"}
+
+
+# ---- 5: NUL bytes are the contract's 400 at the edge ---------------------------------------------
+
+
+def _nul_requests(project, alice_key):
+    base = f"/api/v1/projects/{project.public_id}"
+    token = {"HTTP_AUTHORIZATION": f"Token {alice_key}"}
+    json_body = {"content_type": "application/json"}
+    return {
+        "basic credentials": (
+            "post",
+            "/api/v1/auth/token/",
+            {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"a\x00b:x").decode()},
+        ),
+        "basic password": (
+            "post",
+            "/api/v1/auth/token/",
+            {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"alice:x\x00").decode()},
+        ),
+        "api member path": ("get", f"{base}/members/a%00b/", token),
+        "api member patch": (
+            "patch",
+            f"{base}/members/a%00b/",
+            {**token, **json_body, "data": '{"role": "viewer"}'},
+        ),
+        "api query value": ("get", f"{base}/tasks/?service=a%00b", token),
+        "api header": ("get", f"{base}/", {**token, "HTTP_X_REQUEST_ID": "a\x00b"}),
+        "api json body": (
+            "patch",
+            f"{base}/",
+            {**token, **json_body, "data": '{"description": "a\\u0000b"}'},
+        ),
+        "api json member add": (
+            "post",
+            f"{base}/members/",
+            {**token, **json_body, "data": '{"username": "a\\u0000b"}'},
+        ),
+        "session cookie": ("get", "/projects/", {"HTTP_COOKIE": "sessionid=a\x00b"}),
+        "page path": ("get", f"/projects/{project.public_id}/services/a%00b/tasks/", {}),
+        "member role form": (
+            "post",
+            f"/projects/{project.public_id}/members/",
+            {"data": {"action": "role", "username": "a\x00b", "role": "viewer"}},
+        ),
+        "token revoke form": (
+            "post",
+            "/account/tokens/",
+            {"data": {"action": "revoke", "token": "a\x00b"}},
+        ),
+        "login form": (
+            "post",
+            "/accounts/login/",
+            {"data": {"username": "a\x00b", "password": "x"}},
+        ),
+    }
+
+
+NUL_CASES = [
+    "basic credentials",
+    "basic password",
+    "api member path",
+    "api member patch",
+    "api query value",
+    "api header",
+    "api json body",
+    "api json member add",
+    "session cookie",
+    "page path",
+    "member role form",
+    "token revoke form",
+    "login form",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", NUL_CASES)
+def test_a_nul_anywhere_in_a_request_is_a_400_without_a_traceback(
+    client, alice, project, case, caplog
+):
+    client.force_login(alice)
+    method, path, options = _nul_requests(project, token_for(alice))[case]
+    options = dict(options)
+    data = options.pop("data", None)
+    content_type = options.pop("content_type", None)
+    kwargs = {"data": data} if data is not None else {}
+    if content_type:
+        kwargs["content_type"] = content_type
+    with caplog.at_level(logging.ERROR):
+        response = getattr(client, method)(path, **kwargs, **options)
+    assert response.status_code == 400, (case, response.status_code, response.content[:300])
+    if path.startswith("/api/"):
+        assert assert_error(response, 400, "bad_request")["message"]
+    else:
+        assert "NUL character" in response.content.decode()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert project.description == _copy(project).description
