@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from tasks.errors import EditConflict
 from tasks.models import AuditEvent, CloudProject, Membership, Role
@@ -387,3 +388,364 @@ def test_a_nul_anywhere_in_a_request_is_a_400_without_a_traceback(
         assert "NUL character" in response.content.decode()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert project.description == _copy(project).description
+
+
+# ---- 4: hostile task documents never give a 500 ----------------------------------------------
+
+
+def test_a_service_title_in_one_language_renders_in_both(client, bob, sim_project, simulator):
+    client.force_login(bob)
+    for n, title in enumerate([{"en": "Face"}, {"en": None, "zh": "人脸"}, {"zh": "人脸"}, "Face"]):
+        task_id = f"5e1f{n:028x}"
+        simulator.add_task({**BASE_DOC, "id": task_id, "service_title": title}, service=FACE)
+        for language in ("en", "zh-hans"):
+            url = f"/projects/{sim_project.public_id}/services/{FACE}/tasks/{task_id}/"
+            response = client.get(url, HTTP_ACCEPT_LANGUAGE=language)
+            assert response.status_code == 200, (title, language)
+            if isinstance(title, dict):
+                shown = "人脸" if language == "zh-hans" and title.get("zh") else "Face"
+                assert shown in response.content.decode() or not title.get("en")
+
+
+FACE = "c-face-edge"
+BASE_DOC = {
+    "id": "0" * 32,
+    "name": "Gate camera",
+    "state": "RUNNING",
+    "status": "ok",
+    "error": {"code": "VAS.0001", "message": "none"},
+    "creator": "ops",
+    "project_id": "6204a5bd270343b5885144cf9c8c158d",
+    "description": "front gate",
+    "service_name": FACE,
+    "service_version": "3.0",
+    "service_title": {"en": "Face", "zh": "人脸"},
+    "edge_pool_id": "e9bf9ebe497d4c9bb2e65d1f99fe1ff9",
+    "resource_order_id": "ro-1",
+    "created_at": "2024-04-01T08:00:00Z",
+    "updated_at": "2024-04-01T08:05:00Z",
+    "timing_status": "ON",
+    "timing": {"start": "08:00", "end": "18:00"},
+    "input": {
+        "type": "edgecamera",
+        "data": [{"id": "cam-1", "index": 0, "headers": {"X-Auth-Token": "in-secret"}}],
+        "vcn": {"ip": "10.0.0.1", "user": "u", "password": "vcn-secret"},
+    },
+    "output": {
+        "webhook": {
+            "url": "https://hooks.example.com/x",
+            "headers": {"Authorization": "hook-secret"},
+            "data_category": ["FaceImage"],
+        },
+        "dis": {"stream_name": "dis-sim"},
+    },
+    "service_config": {
+        "common": {
+            "target_roi": '{"polygons": [{"data": [[1, 1], [100, 1], [100, 100]]}]}',
+            "detection_min_size": 120,
+            "detection_max_size": 800,
+        }
+    },
+    "hosting_result": {"url": "https://obs.example.com/r", "data": [1, 2]},
+}
+#: Every place of the document a hostile value may go ("a.b.0" walks into lists).
+PATHS = [
+    *BASE_DOC,
+    "service_title.en",
+    "service_title.zh",
+    "error.code",
+    "error.message",
+    "timing.start",
+    "input.type",
+    "input.data",
+    "input.data.0",
+    "input.data.0.headers",
+    "input.data.0.headers.X-Auth-Token",
+    "input.vcn",
+    "input.vcn.password",
+    "output.webhook",
+    "output.webhook.headers",
+    "output.webhook.data_category",
+    "output.dis",
+    "service_config.common",
+    "service_config.common.target_roi",
+    "service_config.common.detection_min_size",
+    "hosting_result.data",
+]
+ODD_TEXT = [
+    "",
+    "x" * 200_000,
+    "<script>alert(1)</script>",
+    "{{ request }}{% debug %}",
+    "%(name)s %s",
+    "\u202edesrever",
+    "☃" * 2000,
+    "9" * 400,
+    "SOMETHING_NEW",
+    "ABNORMAL",
+    "[[1, 2], [3]]",
+    '{"polygons": [{"data": [[1e308, -1e308], ["a", null]]}], "lines": 7}',
+]
+
+
+def _nested(depth: int):
+    value = "deep"
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def _hostile_values():
+    from hypothesis import strategies as st
+
+    leaf = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=20)
+        | st.sampled_from(ODD_TEXT)
+    )
+    keys = st.text(max_size=12) | st.sampled_from(["en", "zh", "data", "headers", "password"])
+    return st.recursive(
+        leaf,
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=5)
+        ),
+        max_leaves=12,
+    ) | st.sampled_from([_nested(12), _nested(40), [None] * 500, {str(n): n for n in range(300)}])
+
+
+def _child(node, part: str):
+    if isinstance(node, list):
+        return node[int(part)] if part.isdigit() and int(part) < len(node) else None
+    return node.get(part)
+
+
+def _hostile_documents():
+    """BASE_DOC with some of its PATHS deleted or replaced by a hostile value."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def documents(draw):
+        doc = json.loads(json.dumps(BASE_DOC))
+        for path in draw(st.lists(st.sampled_from(PATHS), min_size=1, max_size=6, unique=True)):
+            *parents, last = path.split(".")
+            node = doc
+            for part in parents:
+                node = _child(node, part)
+                if not isinstance(node, dict | list):
+                    break
+            else:
+                if isinstance(node, list):
+                    if last.isdigit() and int(last) < len(node):
+                        node[int(last)] = draw(_hostile_values())
+                elif draw(st.booleans()):
+                    node.pop(last, None)
+                else:
+                    node[last] = draw(_hostile_values())
+        return doc
+
+    return documents()
+
+
+def _no_500(response, what: str) -> None:
+    # 502 upstream_invalid_response is the contract's answer to a document that is not a task.
+    assert response.status_code in (200, 404, 502), (what, response.status_code)
+    assert b"Traceback" not in response.content, what
+
+
+@pytest.mark.django_db
+@pytest.mark.integration
+def test_hostile_task_documents_never_give_a_500_anywhere(client, bob, sim_project, simulator):
+    from hypothesis import HealthCheck, given, settings
+
+    from tasks.services.snapshots import snapshot_record
+    from tasks.vas.parsing import redact_task
+
+    client.force_login(bob)
+    numbers = iter(range(1, 10_000))
+    base = f"/projects/{sim_project.public_id}/services/{FACE}/tasks"
+    api_base = f"/api/v1/projects/{sim_project.public_id}/services/{FACE}/tasks"
+
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(doc=_hostile_documents())
+    def check(doc):
+        task_id = f"{next(numbers):032x}"
+        # Live: through the simulator's socket, the client's checks and the cache.
+        simulator.add_task({**doc, "id": task_id}, service=FACE)
+        for language in ("en", "zh-hans"):
+            page = client.get(f"{base}/{task_id}/", HTTP_ACCEPT_LANGUAGE=language)
+            _no_500(page, f"detail {language}")
+        _no_500(client.get(f"{api_base}/{task_id}/"), "api task")
+        _no_500(client.get(f"{api_base}/{task_id}/roi/"), "api roi")
+        # Stored as it came (whatever the client's checks would say), then shown as a version.
+        tracked, snapshot, _changed = snapshot_record(
+            project=sim_project,
+            service=FACE,
+            task_id=task_id,
+            payload=redact_task(doc),
+            request_id=None,
+            now=timezone.now(),
+        )
+        for language in ("en", "zh-hans"):
+            page = client.get(
+                f"{base}/{task_id}/?snapshot={snapshot.pk}", HTTP_ACCEPT_LANGUAGE=language
+            )
+            _no_500(page, f"snapshot {language}")
+            _no_500(
+                client.get(f"{base}/{task_id}/history/", HTTP_ACCEPT_LANGUAGE=language), "history"
+            )
+        _no_500(client.get(f"{api_base}/{task_id}/snapshots/"), "api snapshots")
+        _no_500(client.get(f"{api_base}/{task_id}/snapshots/{snapshot.pk}/"), "api snapshot")
+
+    check()
+
+
+# ---- 13: redaction by name anywhere, in both header shapes and in URLs ------------------------
+
+SECRET_NAMES = [
+    "Authorization",
+    "X-Auth",
+    "X-Auth-Token",
+    "x-api-key",
+    "apiKey",
+    "passwd",
+    "Password",
+    "pwd",
+    "credential",
+    "Credentials",
+    "client_secret",
+    "token",
+    "access_token",
+    "Cookie",
+    "Set-Cookie",
+    "X-Signature",
+    "sign",
+    "session_id",
+    "private_key",
+    "AccessKey",
+    "sk",
+]
+PLAIN_NAMES = ["Content-Type", "Accept", "author", "keyword", "index", "stream_name", "user"]
+
+
+@pytest.mark.parametrize("name", SECRET_NAMES)
+def test_a_secret_looking_name_is_masked_in_every_shape_and_place(name):
+    from tasks.vas.parsing import REDACTED, redact_document
+
+    value = f"plain-{name}-value"
+    doc = {
+        "output": {"webhook": {"headers": {name: value}}},
+        "deep": {"any": [{"odd": {name: value}}]},
+        "pairs": [[name, value], ["Accept", "json"]],
+        "objects": [{"name": name, "value": value}, {"name": "Accept", "value": "json"}],
+        "input": {"vcn": {name: value}},
+    }
+    out = redact_document(doc)
+    assert value not in json.dumps(out)
+    assert out["pairs"] == [[name, REDACTED], ["Accept", "json"]]
+    assert out["objects"][1] == {"name": "Accept", "value": "json"}
+
+
+@pytest.mark.parametrize("name", PLAIN_NAMES)
+def test_plain_names_are_kept(name):
+    from tasks.vas.parsing import redact_document
+
+    assert redact_document({"headers": {name: "v"}, "pairs": [[name, "v"]]}) == {
+        "headers": {name: "v"},
+        "pairs": [[name, "v"]],
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("rtsp://admin:cam-pass-1@10.0.0.7:554/live", "rtsp://admin:******@10.0.0.7:554/live"),
+        (
+            "https://hooks.example.com/x?token=hook-tok-1&a=1",
+            "https://hooks.example.com/x?token=******&a=1",
+        ),
+        (
+            "https://h.example.com/?access_token=t1&sig=s1",
+            "https://h.example.com/?access_token=******&sig=******",
+        ),
+        ("https://h.example.com/?page=2", "https://h.example.com/?page=2"),
+        ("https://user@h.example.com/", "https://user@h.example.com/"),
+        ("http://[::1", "http://[::1"),
+    ],
+)
+def test_passwords_and_secret_query_parameters_in_urls_are_masked(url, shown):
+    from tasks.vas.parsing import redact_document
+
+    assert redact_document({"input": {"data": [{"url": url}]}}) == {
+        "input": {"data": [{"url": shown}]}
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.integration
+def test_secrets_of_an_upstream_task_are_masked_before_storing_caching_and_showing(
+    client, bob, sim_project, simulator
+):
+    from django.core.cache import cache
+
+    from tasks.models import TaskSnapshot
+    from tasks.services.task_fetch import task_cache_key
+
+    task_id = "5ec2e75ec2e75ec2e75ec2e75ec2e75e"
+    plaintexts = [
+        "hdr-xauth-1",
+        "hdr-passwd-2",
+        "hdr-cred-3",
+        "pair-tok-4",
+        "obj-pw-5",
+        "url-pw-6",
+        "q-tok-7",
+        "vcn-pw-8",
+    ]
+    doc = {
+        **BASE_DOC,
+        "id": task_id,
+        "input": {
+            "type": "vcn",
+            "data": [
+                {"url": "rtsp://cam:url-pw-6@10.0.0.7/live", "headers": [["X-Token", "pair-tok-4"]]}
+            ],
+            "vcn": {"user": "u", "passwd": "vcn-pw-8"},
+        },
+        "output": {
+            "webhook": {
+                "url": "https://hooks.example.com/in?token=q-tok-7",
+                "headers": {
+                    "X-Auth": "hdr-xauth-1",
+                    "passwd": "hdr-passwd-2",
+                    "credential": "hdr-cred-3",
+                },
+            },
+            "other": {"headers": [{"name": "Password", "value": "obj-pw-5"}]},
+        },
+    }
+    simulator.add_task(doc, service=FACE)
+    client.force_login(bob)
+    shown = [
+        client.get(f"/projects/{sim_project.public_id}/services/{FACE}/tasks/{task_id}/"),
+        client.get(f"/api/v1/projects/{sim_project.public_id}/services/{FACE}/tasks/{task_id}/"),
+    ]
+    assert all(r.status_code == 200 for r in shown)
+    stored = json.dumps(list(TaskSnapshot.objects.values_list("payload", flat=True)))
+    cached = cache.get(task_cache_key(sim_project, FACE, task_id))
+    assert cached is not None
+    cached = repr(cached)
+    for plaintext in plaintexts:
+        for where, text in [
+            ("page", shown[0].content.decode()),
+            ("api", shown[1].content.decode()),
+            ("database", stored),
+            ("cache", cached),
+        ]:
+            assert plaintext not in text, (plaintext, where)
