@@ -33,3 +33,17 @@ class EditConflict(PortalError):
 
     code = "edit_conflict"
     http_status = 409
+
+
+class OtpRequired(PortalError):
+    """Two-factor login: a code is needed (or, when required, enrolment comes first)."""
+
+    code = "otp_required"
+    http_status = 401
+
+
+class OtpInvalid(PortalError):
+    """Two-factor login: the code given is wrong, used or throttled."""
+
+    code = "otp_invalid"
+    http_status = 401

@@ -58,6 +58,13 @@ ERRORS: dict[str, tuple[int, str, dict]] = {
     ),
     "not_authenticated": (401, "Authentication credentials were not provided.", {}),
     "authentication_failed": (401, "Invalid token.", {}),
+    "otp_required": (
+        401,
+        "This user has two-factor login: send the current code of the authenticator app (or a "
+        "recovery code) as `otp`.",
+        {},
+    ),
+    "otp_invalid": (401, "The two-factor code is wrong, already used or tried too often.", {}),
     "permission_denied": (403, "Only the project's admins may do this.", {}),
     "token_limit_reached": (403, "You already have 100 API tokens; revoke one first.", {}),
     "not_found": (404, "No such project.", {}),

@@ -72,6 +72,14 @@ class TokenRequestSerializer(StrictSerializer):
         required=False, min_value=1, max_value=MAX_EXPIRY_DAYS, help_text="Default 30 days."
     )
     name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    otp = serializers.CharField(
+        required=False,
+        max_length=32,
+        help_text=(
+            "For a user with two-factor login: the current code of their authenticator app, or "
+            "one of their recovery codes (else 401 `otp_required` / `otp_invalid`)."
+        ),
+    )
 
 
 # ---- projects ------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from tasks.services.task_fetch import (
     validate_identifiers,
 )
 from tasks.services.task_list import task_list_upstream
-from tasks.services.tokens import token_create
+from tasks.services.tokens import token_create, token_two_factor_check
 from tasks.services.watch import task_watch
 
 PROJECT_PARAM = OpenApiParameter(
@@ -129,12 +129,17 @@ class LockedOut(exceptions.APIException):
     description=(
         "Authenticate with HTTP Basic (username and password). Answers a new token, shown only "
         "here, and its expiry. Five wrong passwords for one user from one address lock that pair "
-        "for a while (429 `locked_out`)."
+        "for a while (429 `locked_out`). A user with two-factor login sends the current code "
+        "of their authenticator app (or a recovery code) as `otp`: without it 401 "
+        "`otp_required`, a wrong one 401 `otp_invalid`. With PORTAL_REQUIRE_2FA, staff and "
+        "project admins who have not enrolled get 401 `otp_required` until they do."
     ),
     request=s.TokenRequestSerializer,
     responses={
         200: s.TokenSerializer,
-        **error_responses(*COMMON, "locked_out", "token_limit_reached", *WRITE),
+        **error_responses(
+            *COMMON, "locked_out", "token_limit_reached", "otp_required", "otp_invalid", *WRITE
+        ),
     },
     parameters=[RETRY_AFTER],
 )
@@ -144,6 +149,8 @@ class TokenCreateView(APIView):
     def post(self, request: Request) -> Response:
         body = s.TokenRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        # Basic auth proves the password only: a user with a second factor gives a code too.
+        token_two_factor_check(user=request.user, code=body.validated_data.get("otp"))
         instance, key = token_create(
             user=request.user,
             expires_days=body.validated_data.get("expires_days"),

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from knox.settings import knox_settings
 
-from tasks.errors import PortalError
+from tasks.errors import OtpInvalid, OtpRequired, PortalError
 from tasks.models import ApiToken
 from tasks.services.audit import audit_record
 
@@ -74,3 +74,27 @@ def token_revoke(*, user, token: ApiToken) -> None:
         prefix=token.token_key[:PREFIX_LENGTH],
     )
     token.delete()
+
+
+def token_two_factor_check(*, user, code: str | None) -> None:
+    """A token asked for with the password alone (HTTP Basic): a user with a second factor must
+    add a current code; one whom PORTAL_REQUIRE_2FA obliges must enrol first. Raises otherwise."""
+    from tasks.services.accounts import two_factor_enabled, two_factor_required, two_factor_verify
+
+    if two_factor_enabled(user):
+        if not code:
+            raise OtpRequired(
+                _(
+                    "This user has two-factor login: send the current code of the authenticator "
+                    "app (or a recovery code) as “otp”."
+                )
+            )
+        if two_factor_verify(user=user, code=code) is None:
+            raise OtpInvalid(_("The two-factor code is wrong, already used or tried too often."))
+    elif two_factor_required(user):
+        raise OtpRequired(
+            _(
+                "Your account needs two-factor login: enrol on the portal's “Two-factor login” "
+                "page, then ask for a token with a code."
+            )
+        )

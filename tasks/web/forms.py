@@ -178,3 +178,22 @@ class TokenCreateForm(forms.Form):
         coerce=int,
         initial=30,
     )
+
+
+class TwoFactorCodeForm(forms.Form):
+    """A code from the authenticator app, or one of the recovery codes."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "class": "mono",
+                "spellcheck": "false",
+            }
+        ),
+        help_text=_("The 6 digits your authenticator app shows now, or a recovery code."),
+    )

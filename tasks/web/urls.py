@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks.web.views import projects, task_pages, tokens
+from tasks.web.views import account, projects, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
@@ -22,4 +22,6 @@ urlpatterns = [
     path(TASK + "history/", task_pages.task_history, name="task_history"),
     path(TASK + "watch/", task_pages.task_watch_toggle, name="task_watch"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
+    path("account/two-factor/", account.two_factor, name="two_factor"),
+    path("account/two-factor/verify/", account.two_factor_verify, name="two_factor_verify"),
 ]
