@@ -749,3 +749,105 @@ def test_secrets_of_an_upstream_task_are_masked_before_storing_caching_and_showi
             ("cache", cached),
         ]:
             assert plaintext not in text, (plaintext, where)
+
+
+@pytest.mark.django_db
+def test_the_django_admin_cannot_move_a_project_away_from_its_credentials(
+    client, superuser, project
+):
+    client.force_login(superuser)
+    url = f"/admin/tasks/cloudproject/{project.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    assert not {"endpoint", "iam_endpoint", "auth_type", "region"} & set(form.fields)
+    data = {name: form[name].value() or "" for name in form.fields}
+    data.update(
+        {
+            "endpoint": "http://127.0.0.1:9/",
+            "iam_endpoint": "http://127.0.0.1:9/",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        }
+    )
+    client.post(url, data)
+    stored = _copy(project)
+    assert "127.0.0.1" not in stored.endpoint + stored.iam_endpoint
+
+
+# ---- huge and deep input: a clear 4xx, never a 500 ---------------------------------------------
+
+
+def _huge_requests(project):
+    base = f"/api/v1/projects/{project.public_id}"
+    page = f"/projects/{project.public_id}"
+    return {
+        "api json body of 1 MiB": (
+            "patch",
+            f"{base}/",
+            {"data": json.dumps({"description": "x" * 2**20}), "content_type": "application/json"},
+            {413},
+        ),
+        "api json nested 5000 deep": (
+            "patch",
+            f"{base}/",
+            {"data": "[" * 5000 + "]" * 5000, "content_type": "application/json"},
+            {400},
+        ),
+        "api task id of 10000 characters": (
+            "get",
+            f"{base}/services/c-face-edge/tasks/{'a' * 10000}/",
+            {},
+            {400},
+        ),
+        "api query of 100 KiB": ("get", f"{base}/tasks/?state={'R' * 100_000}", {}, {200, 400}),
+        "api token header of 100 KiB": (
+            "get",
+            f"{base}/",
+            {"HTTP_AUTHORIZATION": "Token " + "f" * 100_000},
+            {401},
+        ),
+        "form of 3 MiB": (
+            "post",
+            f"{page}/members/",
+            {"data": {"action": "add", "username": "x" * 3 * 2**20}},
+            {400, 413},
+        ),
+        "form with 5000 fields": (
+            "post",
+            f"{page}/members/",
+            {"data": {f"f{n}": "v" for n in range(5000)}},
+            {400},
+        ),
+        "long member name": (
+            "post",
+            f"{page}/members/",
+            {"data": {"action": "role", "username": "u" * 100_000, "role": "viewer"}},
+            {302},
+        ),
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "case",
+    [
+        "api json body of 1 MiB",
+        "api json nested 5000 deep",
+        "api task id of 10000 characters",
+        "api query of 100 KiB",
+        "api token header of 100 KiB",
+        "form of 3 MiB",
+        "form with 5000 fields",
+        "long member name",
+    ],
+)
+def test_huge_or_deep_input_is_a_clear_refusal_never_a_500(client, alice, project, case):
+    method, path, options, expected = _huge_requests(project)[case]
+    options = dict(options)
+    client.force_login(alice)
+    if path.startswith("/api/") and "HTTP_AUTHORIZATION" not in options:
+        options["HTTP_AUTHORIZATION"] = f"Token {token_for(alice)}"
+    client.raise_request_exception = True
+    response = getattr(client, method)(path, **options)
+    assert response.status_code in expected, (case, response.status_code, response.content[:200])
