@@ -331,15 +331,26 @@ def _nul_requests(project, alice_key):
         ),
         "session cookie": ("get", "/projects/", {"HTTP_COOKIE": "sessionid=a\x00b"}),
         "page path": ("get", f"/projects/{project.public_id}/services/a%00b/tasks/", {}),
+        "member role path": (
+            "post",
+            f"/projects/{project.public_id}/members/a%00b/role/",
+            {"data": {"role": "viewer"}},
+        ),
+        "member add form": (
+            "post",
+            f"/projects/{project.public_id}/members/add/",
+            {"data": {"username": "a\x00b", "role": "viewer"}},
+        ),
         "member role form": (
             "post",
-            f"/projects/{project.public_id}/members/",
-            {"data": {"action": "role", "username": "a\x00b", "role": "viewer"}},
+            f"/projects/{project.public_id}/members/bob/role/",
+            {"data": {"role": "vie\x00wer"}},
         ),
-        "token revoke form": (
+        "token revoke path": ("post", "/account/tokens/a%00b/revoke/", {}),
+        "token create form": (
             "post",
             "/account/tokens/",
-            {"data": {"action": "revoke", "token": "a\x00b"}},
+            {"data": {"name": "a\x00b", "expires_days": "1"}},
         ),
         "login form": (
             "post",
@@ -360,8 +371,11 @@ NUL_CASES = [
     "api json member add",
     "session cookie",
     "page path",
+    "member role path",
+    "member add form",
     "member role form",
-    "token revoke form",
+    "token revoke path",
+    "token create form",
     "login form",
 ]
 
@@ -809,21 +823,27 @@ def _huge_requests(project):
         ),
         "form of 3 MiB": (
             "post",
-            f"{page}/members/",
-            {"data": {"action": "add", "username": "x" * 3 * 2**20}},
+            f"{page}/members/add/",
+            {"data": {"username": "x" * 3 * 2**20}},
             {400, 413},
         ),
         "form with 5000 fields": (
             "post",
-            f"{page}/members/",
+            f"{page}/members/add/",
             {"data": {f"f{n}": "v" for n in range(5000)}},
             {400},
         ),
         "long member name": (
             "post",
-            f"{page}/members/",
-            {"data": {"action": "role", "username": "u" * 100_000, "role": "viewer"}},
-            {302},
+            f"{page}/members/add/",
+            {"data": {"username": "u" * 100_000, "role": "viewer"}},
+            {200},
+        ),
+        "long member path": (
+            "post",
+            f"{page}/members/{'u' * 10_000}/role/",
+            {"data": {"role": "viewer"}},
+            {404},
         ),
     }
 
@@ -840,6 +860,7 @@ def _huge_requests(project):
         "form of 3 MiB",
         "form with 5000 fields",
         "long member name",
+        "long member path",
     ],
 )
 def test_huge_or_deep_input_is_a_clear_refusal_never_a_500(client, alice, project, case):

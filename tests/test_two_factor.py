@@ -227,7 +227,7 @@ def test_sign_out_everywhere_ends_every_session_and_token(client, alice, passwor
     sign_in(elsewhere, "alice", password)
     key = token_for(alice)
     sign_in(client, "alice", password)
-    response = client.post("/account/tokens/", {"action": "sign_out_everywhere"})
+    response = client.post("/account/sign-out-everywhere/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     for session in (client, elsewhere):
         assert session.get("/projects/").status_code == 302

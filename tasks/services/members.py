@@ -1,10 +1,11 @@
 """Use cases on a project's members. The last admin can be neither removed nor demoted."""
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from tasks.errors import Forbidden
 from tasks.models import CloudProject, Membership, Role
 from tasks.services.audit import audit_record
 
@@ -25,7 +26,7 @@ def _lock(membership: Membership, *, actor) -> Membership:
             project_id=membership.project_id, user=actor, role=Role.ADMIN
         ).exists()
     ):
-        raise PermissionDenied(_("Only the project's admins manage its members."))
+        raise Forbidden(reason="admins_only")
     fresh = Membership.objects.select_related("user", "project").filter(pk=membership.pk).first()
     if fresh is None:
         raise ValidationError({"username": [_("No such member.")]})

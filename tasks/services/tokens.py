@@ -8,10 +8,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from knox.settings import knox_settings
 
-from tasks.errors import OtpInvalid, OtpRequired, PortalError
+from tasks.errors import NotFound, OtpInvalid, OtpRequired, PortalError
 from tasks.models import ApiToken
 from tasks.services.audit import audit_record
 
@@ -22,15 +21,18 @@ MAX_EXPIRY_DAYS = 365
 PREFIX_LENGTH = 8
 
 
-class TokenLimitReached(PortalError):
-    code = "token_limit_reached"
-    http_status = 403
-
-
 def tokens_for_user(user) -> QuerySet[ApiToken]:
     """The user's tokens that are still valid, newest first."""
     now = timezone.now()
     return ApiToken.objects.filter(user=user).filter(Q(expiry__gt=now) | Q(expiry__isnull=True))
+
+
+def token_get(*, user, digest: str) -> ApiToken:
+    """One of `user`'s valid tokens by its digest; NotFound for anyone else's."""
+    token = tokens_for_user(user).filter(digest=digest).first()
+    if token is None:
+        raise NotFound(reason="token")
+    return token
 
 
 @transaction.atomic
@@ -47,10 +49,7 @@ def token_create(*, user, expires_days: int | None = None, name: str = "") -> tu
     ApiToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
     limit = knox_settings.TOKEN_LIMIT_PER_USER
     if limit is not None and tokens_for_user(user).count() >= limit:
-        raise TokenLimitReached(
-            _("You already have %(limit)d API tokens; revoke one before creating another.")
-            % {"limit": limit}
-        )
+        raise PortalError("token_limit_reached", params={"limit": limit})
     instance, key = ApiToken.objects.create(user=user, expiry=ttl, name=name.strip()[:100])
     audit_record(
         actor=user,
@@ -83,18 +82,8 @@ def token_two_factor_check(*, user, code: str | None) -> None:
 
     if two_factor_enabled(user):
         if not code:
-            raise OtpRequired(
-                _(
-                    "This user has two-factor login: send the current code of the authenticator "
-                    "app (or a recovery code) as “otp”."
-                )
-            )
+            raise OtpRequired()
         if two_factor_verify(user=user, code=code) is None:
-            raise OtpInvalid(_("The two-factor code is wrong, already used or tried too often."))
+            raise OtpInvalid()
     elif two_factor_required(user):
-        raise OtpRequired(
-            _(
-                "Your account needs two-factor login: enrol on the portal's “Two-factor login” "
-                "page, then ask for a token with a code."
-            )
-        )
+        raise OtpRequired(reason="enrol")

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
+from tasks.errors import Message
 from tasks.services.accounts import NONE, SESSION_STATE, VERIFIED, VERIFY, two_factor_state
 
 #: Reachable whatever the state: signing out, the language switch, static files, health.
@@ -59,10 +59,7 @@ class TwoFactorMiddleware:
         if request.path.startswith("/api/"):
             if "HTTP_AUTHORIZATION" in request.META:
                 return self.get_response(request)  # a token or Basic: the API decides
-            message = (
-                _("Enter your two-factor code on the portal first.")
-                if state == VERIFY
-                else _("Your account needs two-factor login: enrol on the portal first.")
-            )
+            reason = "session" if state == VERIFY else "session_enrol"
+            message = Message("otp_required", reason).render()
             return JsonResponse({"error": {"code": "otp_required", "message": message}}, status=403)
         return redirect(f"{page}?{urlencode({'next': request.get_full_path()})}")
