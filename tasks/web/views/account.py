@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from tasks.services import accounts
 from tasks.web.forms import TwoFactorCodeForm
+from tasks.web.two_factor import passed
 
 
 def _next(request: HttpRequest) -> str:
@@ -53,7 +54,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
                 enabled = True
                 form = TwoFactorCodeForm()
                 messages.success(request, _("Two-factor login is on."))
-    elif request.method == "POST" and enabled and accounts_passed(request):
+    elif request.method == "POST" and enabled and passed(request):
         if action == "recovery":
             codes = accounts.two_factor_new_recovery_codes(user=user)
             messages.success(request, _("New recovery codes made; the old ones no longer work."))
@@ -84,18 +85,12 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     return render(request, "tasks/two_factor.html", context)
 
 
-def accounts_passed(request: HttpRequest) -> bool:
-    from tasks.web.two_factor import passed
-
-    return passed(request)
-
-
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """The second step of a sign-in: a code from the authenticator app or a recovery code."""
-    if accounts_passed(request):
+    if passed(request):
         return redirect(_next(request))
     form = TwoFactorCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
