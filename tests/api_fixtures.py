@@ -30,6 +30,8 @@ SECRET_VALUES = [
     "sim-vias-webhook-secret-7731",
     "sim-vcn-password-4419",
     "sim-input-token-3310",
+    "sim-vias-apikey-9902",  # a header in the [{"name", "value"}] form
+    "sim-query-secret-55",  # a secret-looking query parameter of a webhook URL
 ]
 
 

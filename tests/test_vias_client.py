@@ -63,7 +63,7 @@ DOC = {
     },
     "config": {"common": {"detection_min_size": 120, "target_roi": "{}"}},
     "type": "edge",
-    "future_key": {"kept": True},
+    "future_field": {"kept": True},
 }
 
 
@@ -87,7 +87,7 @@ def test_show_gets_the_task_without_a_service_and_redacts_secrets():
     assert fetched.payload["input"]["vcn"]["password"] == "******"
     assert fetched.payload["output"]["webhook"]["headers"]["Authorization"] == "******"
     assert fetched.payload["output"]["webhook"]["headers"]["content-type"] == "json"
-    assert fetched.payload["future_key"] == {"kept": True}
+    assert fetched.payload["future_field"] == {"kept": True}
     sent = responses.calls[0].request
     assert sent.headers["Authorization"].startswith("SDK-HMAC-SHA256 Access=" + AK)
     assert "vcn-pass-SECRET" not in json.dumps(fetched.payload)

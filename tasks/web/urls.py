@@ -2,7 +2,7 @@ from django.urls import path
 
 import tasks.converters  # noqa: F401 - registers <vas_service:…>
 from tasks.vas import VIAS_SERVICE
-from tasks.web.views import migration, projects, task_actions, task_pages, tokens
+from tasks.web.views import account, migration, projects, task_actions, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<vas_service:service>/tasks/<str:task_id>/"
 # VIAS tasks have no service in their paths: the same views and names, with service="vias", so
@@ -61,4 +61,7 @@ urlpatterns = [
     path(VIAS_TASK + "roi/frame/", task_actions.task_frame_form, VIAS, name="task_frame_form"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
     path("account/tokens/<str:digest>/revoke/", tokens.token_revoke_view, name="token_revoke"),
+    path("account/sign-out-everywhere/", tokens.sign_out_everywhere, name="sign_out_everywhere"),
+    path("account/two-factor/", account.two_factor, name="two_factor"),
+    path("account/two-factor/verify/", account.two_factor_verify, name="two_factor_verify"),
 ]
