@@ -389,7 +389,9 @@ class Stack:
         self.db_name: str | None = None
         self.tmpdir: str | None = None
         self.redis_prefix: str | None = None
-        self.redis_db = os.getpid() % 15 + 1
+        # BENCH_REDIS_DB, BENCH_DB_NAME, BENCH_PORT, BENCH_SIM_PORT: the names and ports an engineer
+        # was given on a shared machine (else a run-specific database, Redis db and free ports).
+        self.redis_db = int(os.environ.get("BENCH_REDIS_DB") or os.getpid() % 15 + 1)
         self.sim_proc: subprocess.Popen | None = None
         self.gunicorn_proc: subprocess.Popen | None = None
         self.sim_port = 0
@@ -430,8 +432,9 @@ class Stack:
         if forced != "sqlite" and postgres_answers() and redis_answers():
             import psycopg
 
-            self.db_name = self.run_id
+            self.db_name = os.environ.get("BENCH_DB_NAME") or self.run_id
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
                 conn.execute(f'CREATE DATABASE "{self.db_name}"')
             self.redis_prefix = self.run_id
             self.backend = "PostgreSQL + Redis"
@@ -444,6 +447,8 @@ class Stack:
                 self.backend = "SQLite + local memory (BENCH_BACKEND=sqlite)"
             self.database_url = f"sqlite:///{self.tmpdir}/bench.sqlite3"
             self.cache_url = "locmemcache://"
+            if self.workers > 1:  # a per-process cache: one process with threads (gunicorn.conf.py)
+                self.workers = 1
 
     @property
     def shared_cache(self) -> bool:
@@ -469,13 +474,15 @@ class Stack:
             # Counted as production counts (tasks.caching.ratelimit), but never refusing the load.
             "PORTAL_API_RATE": "100000/s",
             "PORTAL_REFRESH_RATE": "100000/min",
-            "PORTAL_ROOT_URLCONF": "bench.urls",
             "BENCH_CEILING_JSON": str(self.ceiling_json_path),
             "BENCH_CEILING_HTML": str(self.ceiling_html_path),
             "LOG_LEVEL": "WARNING",
             # WhiteNoise warns about a missing staticfiles/ (no collectstatic): not our subject.
             "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            # Spent budgets would refuse the load: generous, but counted as production counts.
+            "PORTAL_UPSTREAM_USER_RATE": "1000000/min",
+            "PORTAL_UPSTREAM_PROJECT_RATE": "1000000/min",
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
         }
         env.update(self.extra_env)
         os.environ.update(env)
@@ -488,7 +495,7 @@ class Stack:
         call_command("migrate", interactive=False, verbosity=0)
 
     def start_simulator(self) -> None:
-        self.sim_port = free_port()
+        self.sim_port = int(os.environ.get("BENCH_SIM_PORT") or 0) or free_port()
         cmd = [PYTHON, str(BENCH / "simserver.py"), "--port", str(self.sim_port)]
         cmd += ["--delay-ms", str(self.sim_delay_ms), "--extra-tasks", str(self.extra_tasks)]
         self.sim_proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL)
@@ -532,7 +539,7 @@ class Stack:
     def start_gunicorn(self, workers: int | None = None) -> None:
         if workers is not None:
             self.workers = workers
-        self.port = free_port()
+        self.port = int(os.environ.get("BENCH_PORT") or 0) or free_port()
         self.gunicorn_log = Path(tempfile.mkstemp(prefix="vasbench-gunicorn-", suffix=".log")[1])
         cmd = [PYTHON, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py"), "portal.wsgi"]
         cmd += ["--workers", str(self.workers), "--bind", f"{HOST}:{self.port}"]
@@ -658,7 +665,7 @@ class Stack:
         return api.body, page.body
 
     def describe(self) -> str:
-        workers = f"{self.workers} sync gunicorn workers, " if self.workers else ""
+        workers = f"{self.workers} gunicorn worker(s) × threads, " if self.workers else ""
         return f"{workers}{self.backend}, nproc={nproc()}"
 
 

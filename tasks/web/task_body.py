@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from tasks import i18n
-from tasks.caching import readahead
+from tasks.caching.read import CacheRead
 from tasks.roi import MAX_POINTS_FOR_CROSSING_CHECK, is_self_intersecting, polygon_area
 from tasks.services.task_fetch import TaskResult
 from tasks.vas.parsing import REDACTED, SERVICE_CONFIG_KEYS, TaskView
@@ -37,14 +37,24 @@ def body_cache_key(task_key: str, language: str) -> str:
 
 
 def task_body_html(
-    result: TaskResult, *, task_key: str | None, service: str, task_id: str, view: TaskView
+    result: TaskResult,
+    *,
+    task_key: str | None,
+    service: str,
+    task_id: str,
+    view: TaskView,
+    cached: CacheRead | None = None,
 ) -> SafeString:
-    """The body of `result`, from the cache when it holds this version's; `task_key=None` for a
-    result that is not the task's cached one (an older stored version): rendered, not kept."""
+    """The body of `result`, from the cache when it holds this version's (from the request's read,
+    `cached`, when that read it); `task_key=None` for a result that is not the task's cached one
+    (an older stored version): rendered, not kept."""
     language = translation.get_language()
     snapshot_id = result.meta.get("snapshot_id")
     key = body_cache_key(task_key, language) if task_key and snapshot_id else None
-    kept = readahead.get(key) if key else None
+    kept = None
+    if key:
+        found = cached.get_many([key]) if cached is not None else None
+        kept = found.get(key) if found is not None else cache.get(key)
     if kept is not None and kept[0] == snapshot_id:
         return mark_safe(kept[1])  # noqa: S308 - our own template rendered it, escaping every value
     html = render_to_string(
