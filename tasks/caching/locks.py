@@ -8,14 +8,11 @@ the lock falls back to this process's own: single-flight per process instead of 
 """
 
 import contextlib
-import logging
 import threading
 import uuid
 
 import redis
 from django.core.cache import caches
-
-logger = logging.getLogger(__name__)
 
 _local_mutex = threading.Lock()
 #: Locks held in this process while Redis does not answer (name → token).
@@ -49,8 +46,8 @@ class NamedLock:
         if self._redis_lock is not None:
             try:
                 return bool(self._redis_lock.acquire(blocking=False))
-            except redis.RedisError:
-                logger.warning("lock %s: Redis does not answer; locking in this process", self.name)
+            except redis.RedisError as exc:
+                caches["default"].outage(exc)  # logged there; single-flight per process meanwhile
                 self._local = True
                 with _local_mutex:
                     if self.name in _held:
