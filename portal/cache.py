@@ -9,10 +9,15 @@ pipelined read, and an outage that costs speed, not service.
 - While Redis does not answer, reads answer as misses and writes are dropped (logged at most once
   every few seconds per process): every caller already handles a miss, so pages, the API and the
   sessions (read from the database, `cached_db`) keep working, slower. `/healthz` reports the cache
-  as failing meanwhile (its probe write never reads back).
+  as failing meanwhile (its probe write never reads back). Keys under the prefixes the setting
+  names `LOCAL_DURING_OUTAGE` (content that is the same for every process and checked on use, like
+  a task's document: never epochs, sessions, locks or counters) are kept in this process's memory
+  meanwhile, so the outage does not send every read to the upstream.
 """
 
 import logging
+import pickle
+import threading
 import time
 from typing import Any
 
@@ -23,6 +28,36 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between two "Redis does not answer" log lines of one process.
 LOG_EVERY = 10.0
+#: Entries kept in memory during an outage; the store starts over when full.
+OUTAGE_MAX = 5_000
+
+
+class _OutageStore:
+    """This process's memory for LOCAL_DURING_OUTAGE keys while Redis does not answer."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        self.prefixes = prefixes
+        self._entries: dict[str, tuple[float, bytes]] = {}
+        self._mutex = threading.Lock()
+
+    def holds(self, key: str) -> bool:
+        return key.startswith(self.prefixes) if self.prefixes else False
+
+    def get(self, key: str, default: Any = None) -> Any:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return default
+        return pickle.loads(entry[1])  # noqa: S301 - our own values, pickled below
+
+    def set(self, key: str, value: Any, timeout: float | None) -> None:
+        expires = time.monotonic() + (timeout if timeout is not None else 300)
+        with self._mutex:
+            if len(self._entries) >= OUTAGE_MAX:
+                self._entries.clear()
+            self._entries[key] = (expires, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+    def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):
@@ -44,6 +79,7 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+        self._outage_store = _OutageStore(tuple(params.get("LOCAL_DURING_OUTAGE", ())))
         self._logged_at = 0.0
         #: When the last operation failed (time.monotonic()), 0.0 when it worked.
         self.failed_at = 0.0
@@ -74,19 +110,33 @@ class RedisCache(django_redis.RedisCache):
         return self._tolerant(False, super().add, key, value, timeout, version)
 
     def get(self, key, default=None, version=None) -> Any:
-        return self._tolerant(default, super().get, key, default, version)
+        missing = object()
+        found = self._tolerant(missing, super().get, key, default, version)
+        if found is not missing:
+            return found
+        return self._outage_store.get(key, default) if self._outage_store.holds(key) else default
 
     def set(self, key, value, timeout=django_redis.DEFAULT_TIMEOUT, version=None) -> None:
-        return self._tolerant(None, super().set, key, value, timeout, version)
+        missing = object()
+        failed = self._tolerant(missing, super().set, key, value, timeout, version) is missing
+        if failed and self._outage_store.holds(key):
+            self._outage_store.set(key, value, self.get_backend_timeout(timeout))
 
     def touch(self, key, timeout=django_redis.DEFAULT_TIMEOUT, version=None) -> bool:
         return self._tolerant(False, super().touch, key, timeout, version)
 
     def delete(self, key, version=None) -> bool:
+        self._outage_store.delete(key)
         return self._tolerant(False, super().delete, key, version)
 
     def get_many(self, keys, version=None) -> dict:
-        return self._tolerant({}, super().get_many, keys, version)
+        missing: dict = {}
+        found = self._tolerant(missing, super().get_many, keys, version)
+        if found is not missing:
+            return found
+        store = self._outage_store
+        held = {key: store.get(key) for key in keys if store.holds(key)}
+        return {key: value for key, value in held.items() if value is not None}
 
     def has_key(self, key, version=None) -> bool:
         return self._tolerant(False, super().has_key, key, version)

@@ -137,6 +137,12 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
             "socket_timeout": env.float("CACHE_TIMEOUT", default=1.0),
         }
     )
+    # While Redis is down, each process keeps these in its own memory (the same for every process
+    # and checked on use: task documents, rendered bodies, task lists, history pages), so an outage
+    # does not send every read to the upstream. Never epochs, sessions, locks or counters.
+    CACHES["default"].setdefault(
+        "LOCAL_DURING_OUTAGE", ("task:", "taskbody:", "task-list:", "history:", "snapshot-page:")
+    )
 CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="vasportal"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

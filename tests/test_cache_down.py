@@ -95,3 +95,15 @@ def test_nothing_listening_at_the_cache_address_is_no_5xx(settings, client, bob,
     assert client.get(f"/projects/{project.public_id}/").status_code == 200
     assert token_client(token_for(bob)).get(_api(project)).status_code == 200
     _assert_healthz_names_the_cache()
+
+
+def test_during_the_outage_each_process_keeps_task_documents_itself(
+    redis_cache, bob, sim_project, simulator
+):
+    api = token_client(token_for(bob))
+    url = _api(sim_project, f"services/c-face-edge/tasks/{SEED_TASK_ID}/")
+    redis_cache.stop()
+    assert api.get(url).json()["meta"]["source"] == "upstream"
+    calls = simulator.count("GET")
+    assert api.get(url).json()["meta"]["source"] == "cache"  # not the upstream again
+    assert simulator.count("GET") == calls
