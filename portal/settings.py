@@ -124,6 +124,7 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+CACHE_LOCAL_DURING_OUTAGE = ("task:", "taskbody:", "task-list:", "history:", "snapshot-page:")
 # The local-memory default is one process's own: fine for one process serving with threads (the
 # embedded default), refused with more (tasks.caching.checks, gunicorn.conf.py).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -140,9 +141,7 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     # While Redis is down, each process keeps these in its own memory (the same for every process
     # and checked on use: task documents, rendered bodies, task lists, history pages), so an outage
     # does not send every read to the upstream. Never epochs, sessions, locks or counters.
-    CACHES["default"].setdefault(
-        "LOCAL_DURING_OUTAGE", ("task:", "taskbody:", "task-list:", "history:", "snapshot-page:")
-    )
+    CACHES["default"].setdefault("LOCAL_DURING_OUTAGE", CACHE_LOCAL_DURING_OUTAGE)
 CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="vasportal"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -73,12 +73,16 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 
 def redis_cache_settings(url: str) -> dict:
+    """As portal/settings.py configures a Redis CACHE_URL."""
+    from django.conf import settings
+
     return {
         "default": {
             "BACKEND": "portal.cache.RedisCache",
             "LOCATION": url,
             "KEY_PREFIX": "vp_test",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+            "LOCAL_DURING_OUTAGE": settings.CACHE_LOCAL_DURING_OUTAGE,
         }
     }
 
