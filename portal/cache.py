@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between two "Redis does not answer" log lines of one process.
 LOG_EVERY = 10.0
+#: After a failed operation, Redis is not asked again for this long (each try costs a connect).
+PAUSE = 1.0
 #: Entries kept in memory during an outage; the store starts over when full.
 OUTAGE_MAX = 5_000
 
@@ -97,7 +99,13 @@ class RedisCache(django_redis.RedisCache):
             self._logged_at = now
             logger.warning("cache: Redis does not answer (%s); serving without it", exc)
 
+    def paused(self) -> bool:
+        """Whether Redis failed moments ago: then it is not asked (answers as misses at once)."""
+        return bool(self.failed_at) and time.monotonic() - self.failed_at < PAUSE
+
     def _tolerant(self, default: Any, operation, *args, **kwargs) -> Any:
+        if self.paused():
+            return default
         try:
             result = operation(*args, **kwargs)
         except redis.RedisError as exc:
@@ -153,6 +161,8 @@ class RedisCache(django_redis.RedisCache):
         """GET of every key and INCR + EXPIRE of each `(key, expire_seconds)` counter in one
         pipelined round trip: ({key: value} of the keys that exist, {counter key: count}). Keys
         are unprefixed, as for get_many(). Raises redis.RedisError when Redis does not answer."""
+        if self.paused():
+            raise redis.ConnectionError("Redis failed moments ago (portal.cache.PAUSE)")
         pipe = self.redis().pipeline(transaction=False)
         # make_key, not make_and_validate_key: the validation (memcached's key rules, checked char
         # by char in Python) only warns, and costs more than packing the round trip.
