@@ -7,12 +7,10 @@ admin action is 403.
 import uuid
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from django.utils.translation import gettext as _
 
 from tasks.caching import memo
 from tasks.caching.read import CacheRead
+from tasks.errors import Forbidden, NotFound
 from tasks.models import CloudProject, Membership, Role
 
 #: Loaded only where a request is signed (CloudProject.credentials()), never memoised.
@@ -20,7 +18,8 @@ _DEFERRED = tuple(f"project__{column}" for column in CloudProject.SECRET_COLUMNS
 
 
 def get_project_for_user(user, public_id, *, cached: CacheRead | None = None) -> CloudProject:
-    """The project with `public_id` if `user` may see it, with `.role` set; else Http404.
+    """The project with `public_id` if `user` may see it, with `.role` set; else NotFound (an
+    Http404: the pages' 404, the API's `not_found`).
 
     Memoised (tasks.caching.memo; invalidated by membership, project and user changes), its epochs
     taken from the request's cache read when the caller made one (`cached`); on a miss one indexed
@@ -28,11 +27,11 @@ def get_project_for_user(user, public_id, *, cached: CacheRead | None = None) ->
     secret columns load when they are used.
     """
     if not user.is_authenticated:
-        raise Http404(_("No such project."))
+        raise NotFound(reason="project")
     try:
         public_id = uuid.UUID(str(public_id))
     except ValueError:
-        raise Http404(_("No such project.")) from None
+        raise NotFound(reason="project") from None
     project, epochs = memo.project_get(user.pk, public_id, cached=cached)
     if project is not None:
         return project
@@ -56,17 +55,18 @@ def get_project_for_user(user, public_id, *, cached: CacheRead | None = None) ->
             confirmed = not membership.user.is_superuser
     except (CloudProject.DoesNotExist, Membership.DoesNotExist):
         # Not memoised: a 404 costs the query each time, and nothing is left to invalidate.
-        raise Http404(_("No such project.")) from None
+        raise NotFound(reason="project") from None
     if confirmed:
         memo.project_put(epochs, user.pk, project)
     return project
 
 
 def get_admin_project_for_user(user, public_id, *, cached: CacheRead | None = None) -> CloudProject:
-    """As get_project_for_user, and PermissionDenied unless the user is the project's admin."""
+    """As get_project_for_user, and Forbidden (a PermissionDenied) unless the user is the
+    project's admin."""
     project = get_project_for_user(user, public_id, cached=cached)
     if project.role != Role.ADMIN:
-        raise PermissionDenied(_("Only the project's admins may do this."))
+        raise Forbidden(reason="admins_only")
     return project
 
 

@@ -20,7 +20,6 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.utils.translation import gettext as _
 
 from tasks.caching.locks import shared_redis
 from tasks.errors import PortalError
@@ -144,14 +143,4 @@ def upstream_budget_take(*, project: Any, user: Any = None) -> None:
         buckets.insert(0, _bucket(f"user:{user.pk}", settings.PORTAL_UPSTREAM_USER_RATE))
     wait = _take(buckets, time.time())
     if wait > 0:
-        error = PortalError(
-            _(
-                "Too many requests reached the upstream. Wait %(seconds)d seconds; what the "
-                "portal has cached is still shown."
-            )
-            % {"seconds": max(1, math.ceil(wait))},
-            code="throttled",
-            http_status=429,
-        )
-        error.retry_after = max(1.0, wait)  # type: ignore[attr-defined]
-        raise error
+        raise PortalError("throttled", reason="upstream_budget", retry_after=max(1.0, wait))
