@@ -9,6 +9,8 @@ class TasksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from tasks import signals
         from tasks.caching import checks, memo  # noqa: F401 - checks registers itself
 
         memo.connect()
+        signals.connect()

@@ -38,6 +38,7 @@ from tasks.errors import (
     stored_text,
 )
 from tasks.models import CloudProject, Role, TrackedTask
+from tasks.services.task_actions import START_FROM, STOP_FROM
 from tasks.services.task_fetch import (
     IDENTIFIER,
     TaskResult,
@@ -121,19 +122,19 @@ def _error_actions(
 def render_task_error(
     request: HttpRequest,
     project: CloudProject,
-    exc: Exception,
+    exc: PortalError | VasError,
     *,
     service: str | None = None,
     task_id: str | None = None,
 ) -> HttpResponse:
     """A readable page for a VasError / PortalError: the catalogue's title, message, next step
     and links, with the code's HTTP status (never a 500: that would read as the portal's bug)."""
-    entry = error_entry(exc.code)  # type: ignore[attr-defined]
-    status = http_status(entry.code)
+    entry = error_entry(exc.code)
+    status = http_status(entry.code, exc.reason)
     if status == 500:
         status = 502
     upstream = exc.upstream_dict() if isinstance(exc, VasError) else None
-    retry_after = getattr(exc, "retry_after", None)
+    retry_after = exc.retry_after
     response = render(
         request,
         "tasks/task_error.html",
@@ -277,6 +278,10 @@ def _task_urls(project: CloudProject, service: str, task_id: str) -> dict[str, s
         "detail": reverse("task_detail", kwargs=task),
         "history": reverse("task_history", kwargs=task),
         "watch": reverse("task_watch", kwargs=task),
+        "start": reverse("task_start", kwargs=task),
+        "stop": reverse("task_stop", kwargs=task),
+        "frame": reverse("api-task-frame", kwargs=task),
+        "roi_edit": reverse("task_roi_edit", kwargs=task),
     }
 
 
@@ -311,6 +316,7 @@ def _detail_context(
 ) -> dict[str, Any]:
     view = TaskView.from_payload(result.task)
     meta = result.reader_meta()  # a stale copy's error in the reader's words
+    urls = _task_urls(project, service, task_id)
     return {
         "project": project,
         "service": service,
@@ -318,7 +324,7 @@ def _detail_context(
         "task": view,
         "meta": meta,
         "watched": _watched(project, service, task_id, result, cached),
-        "urls": _task_urls(project, service, task_id),
+        "urls": urls,
         "is_admin": project.role == Role.ADMIN,
         "body": task_body_html(
             result,
@@ -326,10 +332,13 @@ def _detail_context(
             service=service,
             task_id=task_id,
             view=view,
+            frame_url=urls["frame"],
             cached=cached,
         ),
         "snapshot": snapshot,
         "is_latest": snapshot is None or snapshot.pk == latest_snapshot_id,
+        "can_start": view.state in START_FROM,
+        "can_stop": view.state in STOP_FROM,
     }
 
 
