@@ -52,6 +52,9 @@ PORTAL_REFRESH_RATE = env.str("PORTAL_REFRESH_RATE", default="30/min")
 # per user (pages and API together) and per project (the Huawei quota everyone in it shares).
 PORTAL_UPSTREAM_USER_RATE = env.str("PORTAL_UPSTREAM_USER_RATE", default="120/min")
 PORTAL_UPSTREAM_PROJECT_RATE = env.str("PORTAL_UPSTREAM_PROJECT_RATE", default="600/min")
+# Two-factor login is mandatory for staff and every project admin (tasks.services.accounts).
+PORTAL_REQUIRE_2FA = env.bool("PORTAL_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = env.str("PORTAL_2FA_ISSUER", default="VAS Task Portal")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -67,10 +70,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "axes",
+    # Two-factor login (TOTP and recovery codes): the devices and their throttled checks.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "tasks",
 ]
 
 MIDDLEWARE = [
+    # Before anything reads the request: a NUL anywhere in it is the contract's 400 (portal.edge).
+    "portal.edge.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -82,6 +91,8 @@ MIDDLEWARE = [
     # A signed-in user's saved language when the browser has no language cookie.
     "portal.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A session still owing its two-factor code reaches only the code page (tasks.web.two_factor).
+    "tasks.web.two_factor.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
