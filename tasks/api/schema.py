@@ -50,6 +50,12 @@ ERRORS: dict[str, tuple[int, str, dict]] = {
         "“?” is not a valid service name (1–64 letters, digits, '_' or '-').",
         {},
     ),
+    "invalid_channel": (
+        400,
+        "The host 10.0.0.1 is a private, loopback or link-local address; the portal sends there "
+        "only when PORTAL_NOTIFY_ALLOWED_HOSTS lists it.",
+        {},
+    ),
     "invalid_state": (400, "Unknown state “X”. Choose one of: …", {}),
     "upstream_bad_request": (
         400,

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from tasks.i18n import state_choice_label
-from tasks.models import CloudProject, Role
+from tasks.models import ChannelKind, ChannelLanguage, CloudProject, EventKind, Role, Severity
 from tasks.services.projects import PLAIN_FIELDS
 from tasks.services.tokens import EXPIRY_CHOICES
 from tasks.vas.parsing import STATES
@@ -158,3 +158,58 @@ class TokenCreateForm(forms.Form):
         coerce=int,
         initial=30,
     )
+
+
+class ChannelForm(forms.Form):
+    """A notification channel. The target is write-only: never rendered back; blank on edit
+    keeps the stored one."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    kind = forms.ChoiceField(label=_("Kind"), choices=ChannelKind.choices)
+    target = forms.CharField(
+        label=_("Target"),
+        max_length=2000,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_(
+            "Webhook: an https:// URL. Email: addresses separated by commas. Apprise: a URL such "
+            "as dingtalk://token/ or feishu://token/. Stored encrypted; never shown again."
+        ),
+    )
+    severities = forms.MultipleChoiceField(
+        label=_("Send"),
+        choices=Severity.choices,
+        initial=[Severity.PROBLEM, Severity.RECOVERY],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    language = forms.ChoiceField(label=_("Language"), choices=ChannelLanguage.choices)
+    enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
+
+    def plain(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "target"}
+
+
+#: How long a mute lasts, chosen on the task page (the API takes any time up to 30 days).
+MUTE_CHOICES = [
+    (3600, _("1 hour")),
+    (4 * 3600, _("4 hours")),
+    (86400, _("1 day")),
+    (7 * 86400, _("7 days")),
+    (30 * 86400, _("30 days")),
+]
+
+
+class MuteForm(forms.Form):
+    seconds = forms.TypedChoiceField(
+        label=_("Mute for"), choices=MUTE_CHOICES, coerce=int, required=False
+    )
+
+
+class EventFilterForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[("", _("any"))] + list(EventKind.choices), required=False
+    )
+    severity = forms.ChoiceField(
+        label=_("Severity"), choices=[("", _("any"))] + list(Severity.choices), required=False
+    )
+    task_id = forms.RegexField(label=_("Task id"), regex=r"^[A-Za-z0-9_-]{1,64}$", required=False)
