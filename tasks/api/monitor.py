@@ -100,8 +100,10 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    # `from` and `to` are Python keywords: declared below.
     notifications = DeliverySerializer(many=True, read_only=True)
+    # `from` is a Python keyword: declared through the class namespace.
+    locals()["from"] = serializers.CharField(source="from_state", read_only=True)
+    to = serializers.CharField(source="to_state", read_only=True)
 
     class Meta:
         model = TaskEvent
@@ -122,12 +124,6 @@ class EventSerializer(serializers.ModelSerializer):
             "notifications",
         ]
         read_only_fields = fields
-
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["from"] = serializers.CharField(source="from_state", read_only=True)
-        fields["to"] = serializers.CharField(source="to_state", read_only=True)
-        return fields
 
 
 class EventQuerySerializer(serializers.Serializer):

@@ -63,10 +63,13 @@ def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def host_check(host: str, port: int | None = None) -> None:
+def host_check(host: str, port: int | None = None, *, unresolved_ok: bool = False) -> None:
     """Refuses a host that PORTAL_NOTIFY_ALLOWED_HOSTS does not allow: when the list is set only
     its hosts; private, loopback, link-local and metadata addresses only when listed. Names are
     resolved and every address they resolve to is checked.
+
+    `unresolved_ok` (when a channel is saved): a name that does not resolve now is accepted;
+    it is checked again, strictly, before every send.
 
     One small function so a connect-time guard (the upstream transport's) can replace it.
     """
@@ -83,6 +86,8 @@ def host_check(host: str, port: int | None = None) -> None:
     try:
         infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
+        if unresolved_ok and not _is_ip(host):
+            return
         raise NotifyRefused(
             _("The host %(host)s could not be resolved.") % {"host": host}
         ) from None
@@ -103,7 +108,15 @@ def host_check(host: str, port: int | None = None) -> None:
             )
 
 
-def url_check(url: str) -> None:
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def url_check(url: str, *, unresolved_ok: bool = False) -> None:
     """An http(s) URL whose host the policy allows (no user name or password in it)."""
     try:
         parts = urlsplit(url)
@@ -112,10 +125,14 @@ def url_check(url: str) -> None:
         raise NotifyRefused(_("The URL is not valid.")) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise NotifyRefused(_("The URL must start with https:// or http:// and name a host."))
-    host_check(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+    host_check(
+        parts.hostname,
+        port or (443 if parts.scheme == "https" else 80),
+        unresolved_ok=unresolved_ok,
+    )
 
 
-def apprise_check(url: str) -> Any:
+def apprise_check(url: str, *, unresolved_ok: bool = False) -> Any:
     """The Apprise plugin for `url`, its host checked by the policy (a fixed service endpoint,
     such as DingTalk's or Feishu's, is checked as that host)."""
     plugin = apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
@@ -125,12 +142,12 @@ def apprise_check(url: str) -> Any:
     if isinstance(fixed, str) and fixed.startswith(("http://", "https://")):
         host = urlsplit(fixed.split("{", 1)[0]).hostname
         if host:
-            host_check(host)
+            host_check(host, unresolved_ok=unresolved_ok)
             return plugin
     host = getattr(plugin, "host", None)
     if not host:
         raise NotifyRefused(_("This Apprise service sends nowhere the portal can check."))
-    host_check(host, getattr(plugin, "port", None))
+    host_check(host, getattr(plugin, "port", None), unresolved_ok=unresolved_ok)
     return plugin
 
 
@@ -157,14 +174,14 @@ def target_validate(kind: str, target: str) -> str:
     if len(target) > 2000:
         raise NotifyRefused(_("The target is too long."))
     if kind == ChannelKind.WEBHOOK:
-        url_check(target)
+        url_check(target, unresolved_ok=True)
     elif kind == ChannelKind.EMAIL:
         addresses = email_addresses(target)
         if not addresses or len(addresses) > 20 or not all(_EMAIL.match(a) for a in addresses):
             raise NotifyRefused(_("Enter up to 20 email addresses, separated by commas."))
         target = ", ".join(addresses)
     elif kind == ChannelKind.APPRISE:
-        apprise_check(target)
+        apprise_check(target, unresolved_ok=True)
     else:
         raise NotifyRefused(_("Unknown channel kind."))
     return target
@@ -172,7 +189,8 @@ def target_validate(kind: str, target: str) -> str:
 
 def target_hint(kind: str, target: str) -> str:
     """`dingtalk://…3f9a`: the scheme and the last four characters, never more."""
-    tail = target[-4:] if len(target) >= 12 else ""
+    bare = target.rstrip("/")
+    tail = bare[-4:] if len(bare) >= 12 else ""
     if kind == ChannelKind.EMAIL:
         return f"mailto:…{tail}"
     scheme = target.split("://", 1)[0] if "://" in target else kind

@@ -181,12 +181,19 @@ class ChannelForm(forms.Form):
         choices=Severity.choices,
         initial=[Severity.PROBLEM, Severity.RECOVERY],
         widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("None ticked: problems and recoveries."),
     )
-    language = forms.ChoiceField(label=_("Language"), choices=ChannelLanguage.choices)
+    language = forms.ChoiceField(
+        label=_("Language"), choices=ChannelLanguage.choices, required=False
+    )
     enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
 
     def plain(self) -> dict:
-        return {k: v for k, v in self.cleaned_data.items() if k != "target"}
+        data = {k: v for k, v in self.cleaned_data.items() if k != "target"}
+        data["severities"] = data.get("severities") or [Severity.PROBLEM, Severity.RECOVERY]
+        data["language"] = data.get("language") or ChannelLanguage.EN
+        return data
 
 
 #: How long a mute lasts, chosen on the task page (the API takes any time up to 30 days).
