@@ -288,9 +288,9 @@ def test_metrics_name_the_visible_projects_tasks_only(api, sim_project, project,
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
     text = response.content.decode()
     assert (
-        f'vasportal_task_up{{project="Simulated",service="{SVC}",task_id="{SEED_TASK_ID}",' in text
-    )
-    assert 'state="ABNORMAL"} 0.0' in text
+        f'vasportal_task_up{{project="Simulated",service="{SVC}",state="ABNORMAL",'
+        f'task_id="{SEED_TASK_ID}",task_name="人脸提取-T4M-edge-0"}} 0.0'
+    ) in text
     assert "vasportal_task_last_fetched_timestamp_seconds{" in text
     assert 'vasportal_project_upstream_failing{project="Simulated"} 0.0' in text
     assert 'vasportal_notifications_total{project="Simulated",status="pending"} 1.0' in text

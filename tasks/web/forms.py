@@ -32,6 +32,8 @@ class ProjectForm(forms.Form):
         for name, field in forms.fields_for_model(CloudProject, fields=PLAIN_FIELDS).items():
             self.fields[name] = field
         self.fields["endpoint"].required = False
+        # Blank keeps the stored interval (a new project: the default, 300 s).
+        self.fields["poll_interval"].required = False
         self.fields["iam_endpoint"].required = False
         self.fields["endpoint"].help_text = _(
             "Blank: https://iva.{region}.myhuaweicloud.com. Only hosts on the portal's allow list."
@@ -57,7 +59,10 @@ class ProjectForm(forms.Form):
                 )
 
     def plain(self) -> dict:
-        return {f: self.cleaned_data.get(f) for f in PLAIN_FIELDS}
+        plain = {f: self.cleaned_data.get(f) for f in PLAIN_FIELDS}
+        if plain.get("poll_interval") is None:
+            del plain["poll_interval"]
+        return plain
 
     def secrets(self) -> dict[str, str]:
         return {f: self.cleaned_data.get(f) or "" for f in SECRET_LABELS}
