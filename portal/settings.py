@@ -270,6 +270,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set the monitor's serializers share (else drf-spectacular guesses).
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "tasks.models.ChannelKind",
+        "EventKindEnum": "tasks.models.EventKind",
+        "SeverityEnum": "tasks.models.Severity",
+    },
 }
 
 LOGGING = {
