@@ -142,6 +142,7 @@ def _record_listed(
     and its events each), unchanged ones as a sighting in two bulk UPDATEs."""
     now = timezone.now()
     changed, same_snapshots, same_tasks = [], [], []
+    new_versions = []
     for task_id, (doc, request_id) in listed.documents.items():
         tracked = watched[task_id]
         unchanged = (
@@ -152,16 +153,22 @@ def _record_listed(
         if unchanged:
             same_snapshots.append(tracked.newest_pk)
             same_tasks.append(tracked.pk)
-            continue
-        snapshot_record(
-            project=project,
-            service=service,
-            task_id=task_id,
-            payload=doc,
-            request_id=request_id,
-            now=now,
-        )
-        changed.append(task_cache_key(project, service, task_id))
+        else:
+            new_versions.append((task_id, doc, request_id))
+    # The changed ones a batch at a time in one transaction (one commit, not one each): each
+    # snapshot_record is then a savepoint, and still alone in recording its version.
+    for start in range(0, len(new_versions), _BULK):
+        with transaction.atomic():
+            for task_id, doc, request_id in new_versions[start : start + _BULK]:
+                snapshot_record(
+                    project=project,
+                    service=service,
+                    task_id=task_id,
+                    payload=doc,
+                    request_id=request_id,
+                    now=now,
+                )
+                changed.append(task_cache_key(project, service, task_id))
     with transaction.atomic():
         for start in range(0, len(same_snapshots), _BULK):
             TaskSnapshot.objects.filter(pk__in=same_snapshots[start : start + _BULK]).update(

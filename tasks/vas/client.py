@@ -41,6 +41,8 @@ from .parsing import redact_task
 
 #: Largest upstream body accepted, counted after decompression.
 MAX_BODY_BYTES = 2 * 1024 * 1024
+#: A page of the task list holds up to 1,000 whole task documents: its own, larger cap.
+MAX_LIST_BODY_BYTES = 32 * 1024 * 1024
 #: Deepest nesting accepted in an upstream document (a task is a handful of levels deep).
 MAX_JSON_DEPTH = 100
 #: Error bodies are only needed for their code and message.
@@ -317,7 +319,9 @@ class VasClient:
             "order": order,
         }
         query = {k: str(v) for k, v in params.items() if v is not None and v != ""}
-        answer = self._call("GET", self._service_path(service) + "/tasks", params=query)
+        answer = self._call(
+            "GET", self._service_path(service) + "/tasks", params=query, cap=MAX_LIST_BODY_BYTES
+        )
         doc = self._json(answer)
         count, tasks = doc.get("count"), doc.get("tasks")
         if (
@@ -333,7 +337,10 @@ class VasClient:
                 request_id=answer.request_id,
             )
         return TaskPage(
-            count=count, tasks=[redact_task(t) for t in tasks], request_id=answer.request_id
+            count=count,
+            # Parsed just now and ours alone: redacted without a copy.
+            tasks=[redact_task(t, in_place=True) for t in tasks],
+            request_id=answer.request_id,
         )
 
     def start_task(self, service: str, task_id: str) -> str | None:
@@ -408,18 +415,24 @@ class VasClient:
                 )
 
     def _call(
-        self, method: str, path: str, *, params: dict[str, str] | None = None, what: str = ""
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        what: str = "",
+        cap: int = MAX_BODY_BYTES,
     ) -> _Answer:
         what = what or "the request"
         token = _deadline.set(time.monotonic() + self.deadline)
         try:
             self._guard()
-            answer = self._send(method, path, params, what)
+            answer = self._send(method, path, params, what, cap)
             invalidate = getattr(self.auth, "invalidate", None)
             if answer.status == 401 and callable(invalidate):
                 # The token may have been revoked or expired early: fetch a new one, once.
                 invalidate(answer.headers.get("_sent_token"))
-                answer = self._send(method, path, params, what)
+                answer = self._send(method, path, params, what, cap)
             if answer.status >= 400 or answer.status < 200:
                 raise error_for_status(
                     answer.status,
@@ -434,7 +447,14 @@ class VasClient:
         finally:
             _deadline.reset(token)
 
-    def _send(self, method: str, path: str, params: dict[str, str] | None, what: str) -> _Answer:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        what: str,
+        success_cap: int = MAX_BODY_BYTES,
+    ) -> _Answer:
         left = _remaining()
         remaining = self.deadline if left is None else left
         if remaining <= 0:
@@ -487,7 +507,7 @@ class VasClient:
                     status=status,
                     request_id=request_id,
                 )
-            cap = MAX_BODY_BYTES if 200 <= status < 300 else MAX_ERROR_BODY_BYTES
+            cap = success_cap if 200 <= status < 300 else MAX_ERROR_BODY_BYTES
             body = self._read_body(resp, cap, status, request_id, what)
         headers = requests.structures.CaseInsensitiveDict(resp.headers)
         if sent_token:
@@ -504,7 +524,7 @@ class VasClient:
     ) -> bytes:
         """Read at most ``cap`` decoded bytes, enforcing the deadline between socket reads."""
         too_big = UpstreamInvalidResponse(
-            f"The VAS upstream's answer is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
+            f"The VAS upstream's answer is larger than {cap // (1024 * 1024)} MiB; "
             "the portal refuses it.",
             status=status,
             request_id=request_id,
