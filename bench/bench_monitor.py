@@ -135,7 +135,7 @@ def latency(stack: harness.Stack, task_id: str, flips: int) -> list[float]:
         fields={"name": "bench", "kind": "webhook", "severities": ["problem", "recovery", "info"]},
         target=receiver.url,
     )
-    consumer = huey.create_consumer(workers=2, worker_type="thread", periodic=True)
+    consumer = huey.create_consumer(workers=2, worker_type="thread", periodic=True, max_delay=1.0)
     consumer._set_signal_handlers = lambda: None
     consumer.start()
     sweep()

@@ -947,16 +947,23 @@ class Simulator:
                 if svc != service or tid in self.list_hidden:
                     continue
                 self._tick(task)
-                docs.append(copy.deepcopy(task.doc))
-        if state:
-            docs = [d for d in docs if d.get("state") == state]
-        if query.get("name_like"):
-            docs = [d for d in docs if query["name_like"] in str(d.get("name", ""))]
-        if query.get("id_like"):
-            docs = [d for d in docs if query["id_like"] in str(d.get("id", ""))]
-        field_name = order_match.group(1)
-        docs.sort(key=lambda d: str(d.get(field_name) or ""), reverse=order_match.group(3) != "ASC")
-        page = docs[offset:] if limit is None else docs[offset : offset + limit]
+                docs.append(task.doc)
+            if state:
+                docs = [d for d in docs if d.get("state") == state]
+            if query.get("name_like"):
+                docs = [d for d in docs if query["name_like"] in str(d.get("name", ""))]
+            if query.get("id_like"):
+                docs = [d for d in docs if query["id_like"] in str(d.get("id", ""))]
+            field_name = order_match.group(1)
+            docs.sort(
+                key=lambda d: str(d.get(field_name) or ""), reverse=order_match.group(3) != "ASC"
+            )
+            page = docs[offset:] if limit is None else docs[offset : offset + limit]
+            # Whole documents, as ListTasksDetails answers (ShowTask adds hosting_result); only
+            # the page is copied, under the lock.
+            page = [
+                {k: v for k, v in copy.deepcopy(d).items() if k != "hosting_result"} for d in page
+            ]
         return _json(start_response, 200, {"count": len(docs), "tasks": page})
 
     # -- faults

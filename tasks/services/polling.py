@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -126,17 +126,31 @@ def poll_lister(service: str) -> ListFetcher:
     return _LISTERS.get(service, vas_list_watched)
 
 
-def _watched(project: CloudProject, service: str) -> dict[str, TrackedTask]:
+class Watched(NamedTuple):
+    """What a cycle needs of a watched task (plain values: a cycle reads thousands)."""
+
+    pk: int
+    state: str
+    gone_at: datetime | None
+    newest_hash: str | None
+    newest_pk: int | None
+
+
+def _watched(project: CloudProject, service: str) -> dict[str, Watched]:
     newest = TaskSnapshot.objects.filter(task=OuterRef("pk")).order_by("-seq")
-    rows = TrackedTask.objects.filter(project=project, service=service, watched=True).annotate(
-        newest_hash=Subquery(newest.values("content_hash")[:1]),
-        newest_pk=Subquery(newest.values("pk")[:1]),
+    rows = (
+        TrackedTask.objects.filter(project=project, service=service, watched=True)
+        .annotate(
+            newest_hash=Subquery(newest.values("content_hash")[:1]),
+            newest_pk=Subquery(newest.values("pk")[:1]),
+        )
+        .values_list("task_id", "pk", "state", "gone_at", "newest_hash", "newest_pk")
     )
-    return {row.task_id: row for row in rows}
+    return {task_id: Watched(*rest) for task_id, *rest in rows}
 
 
 def _record_listed(
-    *, project: CloudProject, service: str, watched: dict[str, TrackedTask], listed: Listed
+    *, project: CloudProject, service: str, watched: dict[str, Watched], listed: Listed
 ) -> tuple[int, int]:
     """Stores what the list returned: changed documents through snapshot_record (one version
     and its events each), unchanged ones as a sighting in two bulk UPDATEs."""

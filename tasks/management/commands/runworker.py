@@ -25,7 +25,13 @@ class Command(BaseCommand):
 
         tick_now()  # a sweep at start-up, not only at the next minute
         consumer = huey.create_consumer(
-            workers=threads, worker_type="thread", periodic=True, check_worker_health=True
+            workers=threads,
+            worker_type="thread",
+            periodic=True,
+            check_worker_health=True,
+            # An idle thread looks for work at least every second (Huey's default backs off to
+            # 10 s), so a poll due at 12:00:30 starts by 12:00:31.
+            max_delay=1.0,
         )
         self.stdout.write(f"worker: {threads} thread(s) on {type(huey).__name__}")
         consumer.run()
