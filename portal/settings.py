@@ -276,6 +276,11 @@ SPECTACULAR_SETTINGS = {
         "EventKindEnum": "tasks.models.EventKind",
         "SeverityEnum": "tasks.models.Severity",
     },
+    # The error table, made from the error catalogue (tasks.errors).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tasks.api.schema.add_error_table",
+    ],
 }
 
 LOGGING = {

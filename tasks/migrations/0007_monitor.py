@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0004_tracked_snapshot_count'),
+        ('tasks', '0005_stored_message_codes'),
     ]
 
     operations = [

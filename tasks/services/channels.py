@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tasks import crypto
-from tasks.errors import PortalError
+from tasks.errors import PortalError, error_text
 from tasks.models import Channel, ChannelKind, ChannelLanguage, CloudProject, Severity, TaskEvent
 from tasks.services.audit import audit_record
 from tasks.services.notify import (
@@ -32,20 +32,19 @@ class InvalidChannel(PortalError):
     """A channel that cannot be stored: a bad target, a host not allowed, a bad field."""
 
     code = "invalid_channel"
-    http_status = 400
 
 
 def _clean_headers(headers: Any) -> dict[str, str]:
     if headers in (None, ""):
         return {}
     if not isinstance(headers, Mapping) or len(headers) > MAX_HEADERS:
-        raise InvalidChannel(_("Headers are an object of at most 10 names and text values."))
+        raise InvalidChannel(reason="headers")
     clean = {}
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str) or not name.strip():
-            raise InvalidChannel(_("Headers are an object of at most 10 names and text values."))
+            raise InvalidChannel(reason="headers")
         if any(not (" " <= c <= "~") for c in name + value):
-            raise InvalidChannel(_("A header contains a character that cannot be sent."))
+            raise InvalidChannel(reason="header_chars")
         clean[name.strip()] = value
     return clean
 
@@ -57,14 +56,14 @@ def _apply(
     if "name" in fields:
         name = str(fields["name"] or "").strip()
         if not 1 <= len(name) <= 100:
-            raise InvalidChannel(_("A channel's name is 1–100 characters."))
+            raise InvalidChannel(reason="name")
         channel.name = name
         changed.append("name")
     if "kind" in fields:
         if fields["kind"] not in ChannelKind.values:
-            raise InvalidChannel(_("The kind is webhook, email or apprise."))
+            raise InvalidChannel(reason="kind")
         if channel.pk and fields["kind"] != channel.kind and not target:
-            raise InvalidChannel(_("A new kind needs a new target."))
+            raise InvalidChannel(reason="kind_target")
         channel.kind = fields["kind"]
         changed.append("kind")
     if "severities" in fields:
@@ -74,12 +73,12 @@ def _apply(
             or not severities
             or any(s not in SEVERITIES for s in severities)
         ):
-            raise InvalidChannel(_("Severities are one or more of problem, recovery and info."))
+            raise InvalidChannel(reason="severities")
         channel.severities = [s for s in SEVERITIES if s in severities]
         changed.append("severities")
     if "language" in fields:
         if fields["language"] not in ChannelLanguage.values:
-            raise InvalidChannel(_("The language is en or zh-hans."))
+            raise InvalidChannel(reason="language")
         channel.language = fields["language"]
         changed.append("language")
     if "enabled" in fields:
@@ -88,17 +87,17 @@ def _apply(
     if target:
         try:
             target = target_validate(channel.kind, target)
-        except NotifyRefused as exc:
-            raise InvalidChannel(str(exc)) from None
+        except NotifyRefused as exc:  # the address policy's reason, with its params
+            raise InvalidChannel(reason=exc.reason, params=exc.params) from None
         channel.target_enc = crypto.encrypt(target)
         channel.target_hint = target_hint(channel.kind, target)
         changed += ["target_enc", "target_hint"]
     elif not channel.target_enc:
-        raise InvalidChannel(_("Enter a target."))
+        raise InvalidChannel(reason="target_missing")
     if headers is not None:
         clean = _clean_headers(headers)
         if clean and channel.kind != ChannelKind.WEBHOOK:
-            raise InvalidChannel(_("Only webhook channels send headers."))
+            raise InvalidChannel(reason="headers_kind")
         channel.headers_enc = crypto.encrypt(json.dumps(clean)) if clean else ""
         changed.append("headers_enc")
     return changed
@@ -109,7 +108,7 @@ def _save(channel: Channel, **kwargs: Any) -> None:
         with transaction.atomic():
             channel.save(**kwargs)
     except IntegrityError:
-        raise InvalidChannel(_("The project already has a channel with this name.")) from None
+        raise InvalidChannel(reason="duplicate") from None
 
 
 @transaction.atomic
@@ -123,7 +122,7 @@ def channel_create(
 ) -> Channel:
     channel = Channel(project=project, kind=fields.get("kind") or "")
     if channel.kind not in ChannelKind.values:
-        raise InvalidChannel(_("The kind is webhook, email or apprise."))
+        raise InvalidChannel(reason="kind")
     _apply(channel, {"name": "", **fields}, target, headers)
     _save(channel)
     audit_record(
@@ -190,7 +189,7 @@ def channel_test(*, actor, channel: Channel) -> tuple[bool, str]:
     try:
         channel_send(channel, title=title, body=body, payload=webhook_body(event))
     except NotifyRefused as exc:
-        ok, message = False, str(exc)
+        ok, message = False, error_text(exc)
     else:
         ok, message = True, _("The test message was sent.")
     audit_record(actor=actor, project=project, action="channel.tested", name=channel.name, ok=ok)

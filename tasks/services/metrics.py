@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from tasks.models import Notification, NotificationStatus, PollSchedule, TrackedTask
-from tasks.selectors import projects_for_user
+from tasks.selectors import project_list
 
 UP_STATES = ("RUNNING", "SUCCEEDED")
 
@@ -24,7 +24,7 @@ class _PortalCollector:
         self.user = user
 
     def collect(self) -> Iterator[Metric]:
-        projects = {p.pk: p for p in projects_for_user(self.user).only("pk", "public_id", "name")}
+        projects = {p.pk: p for p in project_list(user=self.user).only("pk", "public_id", "name")}
         ids = list(projects)
         labels = ["project", "service", "task_id", "task_name", "state"]
         up = GaugeMetricFamily(

@@ -28,6 +28,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tasks import crypto
+from tasks.errors import PortalError, error_text
 from tasks.models import (
     Channel,
     ChannelKind,
@@ -50,8 +51,19 @@ TIMEOUT = (3.0, 10.0)
 MAX_REDIRECTS = 3
 
 
-class NotifyRefused(Exception):
-    """A target the address policy refuses, or a send that failed; the message names no secret."""
+class NotifyRefused(PortalError):
+    """A send that failed (`notification_failed`), or a target the address policy refuses
+    (`invalid_channel`): a catalogue code, reason and params, never the target itself."""
+
+    code = "notification_failed"
+
+
+def _refused(reason: str, **params: Any) -> NotifyRefused:
+    return NotifyRefused("invalid_channel", reason=reason, params=params)
+
+
+def _failed(reason: str, **params: Any) -> NotifyRefused:
+    return NotifyRefused("notification_failed", reason=reason, params=params)
 
 
 # ---- the address policy --------------------------------------------------------------------------
@@ -75,37 +87,24 @@ def host_check(host: str, port: int | None = None, *, unresolved_ok: bool = Fals
     """
     host = (host or "").strip().lower().strip("[]").rstrip(".")
     if not host:
-        raise NotifyRefused(_("The target has no host name."))
+        raise _refused("no_host")
     allowed = [h for h in settings.PORTAL_NOTIFY_ALLOWED_HOSTS if h.strip()]
     listed = host_allowed(host, allowed)
     if allowed and not listed:
-        raise NotifyRefused(
-            _("The host %(host)s is not on the list of allowed notification hosts.")
-            % {"host": host}
-        )
+        raise _refused("host_not_allowed", host=host)
     try:
         infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         if unresolved_ok and not _is_ip(host):
             return
-        raise NotifyRefused(
-            _("The host %(host)s could not be resolved.") % {"host": host}
-        ) from None
+        raise _refused("host_unresolved", host=host) from None
     for info in infos:
         try:
             ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         except ValueError:
-            raise NotifyRefused(
-                _("The host %(host)s has an odd address.") % {"host": host}
-            ) from None
+            raise _refused("host_odd", host=host) from None
         if not listed and not _is_public(ip):
-            raise NotifyRefused(
-                _(
-                    "The host %(host)s is a private, loopback or link-local address; the portal "
-                    "sends there only when PORTAL_NOTIFY_ALLOWED_HOSTS lists it."
-                )
-                % {"host": host}
-            )
+            raise _refused("host_private", host=host)
 
 
 def _is_ip(host: str) -> bool:
@@ -122,9 +121,9 @@ def url_check(url: str, *, unresolved_ok: bool = False) -> None:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise NotifyRefused(_("The URL is not valid.")) from None
+        raise _refused("url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise NotifyRefused(_("The URL must start with https:// or http:// and name a host."))
+        raise _refused("scheme")
     host_check(
         parts.hostname,
         port or (443 if parts.scheme == "https" else 80),
@@ -137,7 +136,7 @@ def apprise_check(url: str, *, unresolved_ok: bool = False) -> Any:
     such as DingTalk's or Feishu's, is checked as that host)."""
     plugin = apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
     if plugin is None:
-        raise NotifyRefused(_("Apprise does not understand this URL (see its list of services)."))
+        raise _refused("apprise_unknown")
     fixed = getattr(type(plugin), "notify_url", None)
     if isinstance(fixed, str) and fixed.startswith(("http://", "https://")):
         host = urlsplit(fixed.split("{", 1)[0]).hostname
@@ -146,7 +145,7 @@ def apprise_check(url: str, *, unresolved_ok: bool = False) -> Any:
             return plugin
     host = getattr(plugin, "host", None)
     if not host:
-        raise NotifyRefused(_("This Apprise service sends nowhere the portal can check."))
+        raise _refused("apprise_unchecked")
     host_check(host, getattr(plugin, "port", None), unresolved_ok=unresolved_ok)
     return plugin
 
@@ -170,20 +169,20 @@ def target_validate(kind: str, target: str) -> str:
     """The target as stored, or NotifyRefused saying what is wrong (never echoing it)."""
     target = (target or "").strip()
     if not target:
-        raise NotifyRefused(_("Enter a target."))
+        raise _refused("target_missing")
     if len(target) > 2000:
-        raise NotifyRefused(_("The target is too long."))
+        raise _refused("too_long")
     if kind == ChannelKind.WEBHOOK:
         url_check(target, unresolved_ok=True)
     elif kind == ChannelKind.EMAIL:
         addresses = email_addresses(target)
         if not addresses or len(addresses) > 20 or not all(_EMAIL.match(a) for a in addresses):
-            raise NotifyRefused(_("Enter up to 20 email addresses, separated by commas."))
+            raise _refused("emails")
         target = ", ".join(addresses)
     elif kind == ChannelKind.APPRISE:
         apprise_check(target, unresolved_ok=True)
     else:
-        raise NotifyRefused(_("Unknown channel kind."))
+        raise _refused("kind")
     return target
 
 
@@ -329,19 +328,17 @@ def _post_json(url: str, body: dict[str, Any], headers: dict[str, str]) -> None:
                 allow_redirects=False,
             )
         except requests.Timeout:
-            raise NotifyRefused(_("The receiver did not answer in time.")) from None
+            raise _failed("timeout") from None
         except requests.RequestException:
-            raise NotifyRefused(_("The receiver could not be reached.")) from None
+            raise _failed("unreachable") from None
         with response:
             if response.is_redirect and response.headers.get("Location"):
                 url = urljoin(url, response.headers["Location"])
                 continue
             if 200 <= response.status_code < 300:
                 return
-            raise NotifyRefused(
-                _("The receiver answered HTTP %(status)d.") % {"status": response.status_code}
-            )
-    raise NotifyRefused(_("The receiver redirected too often."))
+            raise _failed("http", status=response.status_code)
+    raise _failed("redirects")
 
 
 def _send_apprise(url: str, title: str, body: str) -> None:
@@ -354,19 +351,15 @@ def _send_apprise(url: str, title: str, body: str) -> None:
         # Apprise's log lines can quote the URL (a secret): keep only an HTTP status from them.
         found = re.search(r"\b(?:error|code|status)[=: ]+(\d{3})\b", captured.getvalue() or "")
         if found:
-            raise NotifyRefused(
-                _("The Apprise service answered HTTP %(status)s.") % {"status": found.group(1)}
-            )
-        raise NotifyRefused(_("The Apprise service did not accept the notification."))
+            raise _failed("apprise_http", status=found.group(1))
+        raise _failed("apprise")
 
 
 def _send_email(addresses: list[str], title: str, body: str) -> None:
     try:
         send_mail(title, body, settings.DEFAULT_FROM_EMAIL, addresses, fail_silently=False)
     except Exception as exc:  # SMTP and socket errors alike; their text may name the server
-        raise NotifyRefused(
-            _("The email could not be sent (%(error)s).") % {"error": type(exc).__name__}
-        ) from None
+        raise _failed("email", error=type(exc).__name__) from None
 
 
 def channel_send(channel: Channel, *, title: str, body: str, payload: dict[str, Any]) -> None:
@@ -374,9 +367,7 @@ def channel_send(channel: Channel, *, title: str, body: str, payload: dict[str, 
     try:
         target = channel.target()
     except crypto.InvalidToken:
-        raise NotifyRefused(
-            _("The channel's target cannot be decrypted with the configured keys; enter it again.")
-        ) from None
+        raise _failed("undecryptable") from None
     if channel.kind == ChannelKind.WEBHOOK:
         headers = json.loads(crypto.decrypt(channel.headers_enc)) if channel.headers_enc else {}
         _post_json(target, payload, headers)
@@ -416,7 +407,7 @@ def notification_deliver(*, notification_id: int) -> Delivered | None:
         title, body = message_build(event, channel.language)
         channel_send(channel, title=title, body=body, payload=webhook_body(event))
     except NotifyRefused as exc:
-        error = str(exc)[:500]
+        error = error_text(exc)[:500]
         done = attempts >= MAX_ATTEMPTS
         mine.update(
             attempts=attempts,

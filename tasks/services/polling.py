@@ -26,7 +26,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from tasks.caching import ratelimit
-from tasks.errors import CredentialsUnavailable, PortalError
+from tasks.errors import CredentialsUnavailable, PortalError, error_text
 from tasks.models import CloudProject, PollSchedule, TaskSnapshot, TrackedTask
 from tasks.services.events import event_record_upstream
 from tasks.services.snapshots import content_hash, snapshot_record
@@ -200,7 +200,7 @@ def _fetch_alone(project: CloudProject, service: str, task_id: str) -> tuple[str
     try:
         result = task_fetch(project=project, service=service, task_id=task_id, refresh=True)
     except (vas_errors.VasError, PortalError) as exc:
-        return "failed", f"{service}/{task_id}: {exc.code}: {exc.message}"
+        return "failed", f"{service}/{task_id}: {exc.code}: {error_text(exc)}"
     if result.meta["source"] != "upstream":
         code = (result.meta["error"] or {}).get("code")
         return "failed", f"{service}/{task_id}: {code} (stale copy kept)"
@@ -248,7 +248,9 @@ def poll_service(
     except (vas_errors.VasError, CredentialsUnavailable, PortalError) as exc:
         _finish(project=project, service=service, started=started, error=exc)
         return PollOutcome(
-            failed=len(watched), calls=1, errors=[f"{service} (list): {exc.code}: {exc.message}"]
+            failed=len(watched),
+            calls=1,
+            errors=[f"{service} (list): {exc.code}: {error_text(exc)}"],
         )
     changed, unchanged = _record_listed(
         project=project, service=service, watched=watched, listed=listed

@@ -2,7 +2,6 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from tasks.errors import PortalError
 from tasks.models import CloudProject, TrackedTask
@@ -46,9 +45,7 @@ def task_mute(
     validate_identifiers(service=service, task_id=task_id)
     now = timezone.now()
     if until is not None and not now < until <= now + MUTE_MAX:
-        raise PortalError(
-            _("A mute ends in the future and at most 30 days from now."), code="invalid"
-        )
+        raise PortalError("invalid_mute")
     tracked = TrackedTask.objects.filter(project=project, service=service, task_id=task_id).first()
     if tracked is None:
         task_fetch(project=project, service=service, task_id=task_id, actor=actor)

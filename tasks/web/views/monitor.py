@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tasks.access import get_admin_project_for_user, get_project_for_user
-from tasks.errors import PortalError
+from tasks.errors import PortalError, error_text
 from tasks.models import Channel, CloudProject, Role, TaskEvent
 from tasks.services import channels as channel_services
 from tasks.services.watch import task_mute
@@ -50,7 +50,7 @@ def _save_channel(request: HttpRequest, form: ChannelForm, project, channel=None
                 target=form.cleaned_data["target"] or None,
             )
     except channel_services.InvalidChannel as exc:
-        form.add_error(None, exc.message)
+        form.add_error(None, error_text(exc))
         return False
     return True
 
