@@ -127,6 +127,7 @@ def latency(stack: harness.Stack, task_id: str, flips: int) -> list[float]:
     receiver = _Receiver()
     project = stack.project
     CloudProject.objects.filter(pk=project.pk).update(poll_interval=30)
+    project.refresh_from_db()
     TrackedTask.objects.filter(project=project).exclude(task_id=task_id).update(watched=False)
     PollSchedule.objects.all().delete()
     channel_create(
