@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks.web.views import monitor, projects, task_pages, tokens
+from tasks.web.views import account, monitor, projects, task_actions, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
@@ -54,6 +54,13 @@ urlpatterns = [
         name="channel_test",
     ),
     path("projects/<uuid:project>/events/", monitor.project_events, name="project_events"),
+    path(TASK + "start/", task_actions.task_start_view, name="task_start"),
+    path(TASK + "stop/", task_actions.task_stop_view, name="task_stop"),
+    path(TASK + "roi/edit/", task_actions.task_roi_edit, name="task_roi_edit"),
+    path(TASK + "roi/frame/", task_actions.task_frame_form, name="task_frame_form"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
     path("account/tokens/<str:digest>/revoke/", tokens.token_revoke_view, name="token_revoke"),
+    path("account/sign-out-everywhere/", tokens.sign_out_everywhere, name="sign_out_everywhere"),
+    path("account/two-factor/", account.two_factor, name="two_factor"),
+    path("account/two-factor/verify/", account.two_factor_verify, name="two_factor_verify"),
 ]

@@ -36,6 +36,7 @@ from tasks.errors import (
     stored_text,
 )
 from tasks.models import CloudProject, Role, TrackedTask
+from tasks.services.task_actions import START_FROM, STOP_FROM
 from tasks.services.task_fetch import (
     IDENTIFIER,
     TaskResult,
@@ -120,19 +121,19 @@ def _error_actions(
 def render_task_error(
     request: HttpRequest,
     project: CloudProject,
-    exc: Exception,
+    exc: PortalError | VasError,
     *,
     service: str | None = None,
     task_id: str | None = None,
 ) -> HttpResponse:
     """A readable page for a VasError / PortalError: the catalogue's title, message, next step
     and links, with the code's HTTP status (never a 500: that would read as the portal's bug)."""
-    entry = error_entry(exc.code)  # type: ignore[attr-defined]
-    status = http_status(entry.code)
+    entry = error_entry(exc.code)
+    status = http_status(entry.code, exc.reason)
     if status == 500:
         status = 502
     upstream = exc.upstream_dict() if isinstance(exc, VasError) else None
-    retry_after = getattr(exc, "retry_after", None)
+    retry_after = exc.retry_after
     response = render(
         request,
         "tasks/task_error.html",
@@ -309,6 +310,10 @@ def _reversed_task_urls(
         "history": reverse("task_history", urlconf, kwargs=task),
         "watch": reverse("task_watch", urlconf, kwargs=task),
         "mute": reverse("task_mute", urlconf, kwargs=task),
+        "start": reverse("task_start", urlconf, kwargs=task),
+        "stop": reverse("task_stop", urlconf, kwargs=task),
+        "frame": reverse("api-task-frame", urlconf, kwargs=task),
+        "roi_edit": reverse("task_roi_edit", urlconf, kwargs=task),
     }
 
 
@@ -358,9 +363,12 @@ def _detail_context(
             service=service,
             task_id=task_id,
             view=view,
+            frame_url=_task_urls(project, service, task_id)["frame"],
         ),
         "snapshot": snapshot,
         "is_latest": snapshot is None or snapshot.pk == latest_snapshot_id,
+        "can_start": view.state in START_FROM,
+        "can_stop": view.state in STOP_FROM,
     }
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0005_stored_message_codes'),
+        ('tasks', '0009_frames'),
     ]
 
     operations = [
