@@ -15,7 +15,10 @@ class TasksConfig(AppConfig):
 
         from tasks import signals
         from tasks.caching import checks, memo  # noqa: F401 - checks registers itself
-        from tasks.services import accounts
+        from tasks.services import (
+            accounts,
+            vias_polling,  # noqa: F401 - registers the VIAS list poller
+        )
         from tasks.web import two_factor
 
         memo.connect()

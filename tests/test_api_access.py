@@ -78,6 +78,8 @@ ENDPOINTS = [
     ("vias-frame", "get", VIAS_TASK + "frame/", None, 200, "member"),
     ("vias-frame-put", "put", VIAS_TASK + "frame/", "image", 200, "admin"),
     ("vias-frame-delete", "delete", VIAS_TASK + "frame/", None, 204, "admin"),
+    ("vias-mute", "put", VIAS_TASK + "mute/", "mute", 200, "admin"),
+    ("vias-unmute", "delete", VIAS_TASK + "mute/", None, 204, "admin"),
 ]
 
 EXPECTED = {
@@ -140,6 +142,12 @@ def test_it_answers_each_endpoint_by_role(
         body = {"shapes": [], "expected_snapshot_id": snapshot}
     if body == "vias-roi":
         body = {"shapes": [], "expected_snapshot_id": vias_snapshot}
+    if body == "mute":
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        body = {"until": (timezone.now() + timedelta(hours=2)).isoformat()}
     kwargs = {"content_type": "application/json"} if method in ("post", "put", "patch") else {}
     if body == "image":
         body, kwargs["content_type"] = _png(), "image/png"

@@ -145,3 +145,23 @@ def test_the_detail_page_offers_the_actions_on_vias_paths(client, alice, vias_pr
     editor = client.get(base + "roi/edit/")
     assert editor.status_code == 200
     assert not [value for value in SECRET_VALUES if value in editor.content.decode()]
+
+
+def test_a_vias_task_is_muted_through_its_vias_path(api, client, alice, vias_project, vias_ids):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.models import TrackedTask
+
+    task_id = vias_ids["lobby-face-01"]
+    until = (timezone.now() + timedelta(hours=1)).replace(microsecond=0)
+    response = api("admin").put(
+        _url(vias_project, task_id, "mute/"),
+        data=json.dumps({"until": until.isoformat()}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content[:300]
+    tracked = TrackedTask.objects.get(project=vias_project, service=VIAS, task_id=task_id)
+    assert tracked.muted_until == until
+    assert api("admin").delete(_url(vias_project, task_id, "mute/")).status_code == 204

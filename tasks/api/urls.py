@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import tasks.converters  # noqa: F401 - registers <vas_service:…>
-from tasks.api import views
+from tasks.api import monitor, views
 from tasks.vas import VIAS_SERVICE
 
 TASK = "v1/projects/<uuid:project>/services/<vas_service:service>/tasks/<str:task_id>/"
@@ -26,6 +26,7 @@ urlpatterns = [
         views.SnapshotDetailView.as_view(),
         name="api-snapshot",
     ),
+    path(TASK + "mute/", monitor.TaskMuteView.as_view(), name="api-task-mute"),
     # VIAS: the same views and names below VIAS_TASK, with service="vias".
     path(VIAS_TASK, views.TaskDetailView.as_view(), VIAS, name="api-task"),
     path(VIAS_TASK + "roi/", views.TaskRoiView.as_view(), VIAS, name="api-task-roi"),
@@ -33,6 +34,7 @@ urlpatterns = [
     path(VIAS_TASK + "frame/", views.TaskFrameView.as_view(), VIAS, name="api-task-frame"),
     path(VIAS_TASK + "start/", views.TaskStartView.as_view(), VIAS, name="api-task-start"),
     path(VIAS_TASK + "stop/", views.TaskStopView.as_view(), VIAS, name="api-task-stop"),
+    path(VIAS_TASK + "mute/", monitor.TaskMuteView.as_view(), VIAS, name="api-task-mute"),
     path(VIAS_TASK + "snapshots/", views.SnapshotListView.as_view(), VIAS, name="api-snapshots"),
     path(
         VIAS_TASK + "snapshots/<int:snapshot>/",
@@ -40,6 +42,23 @@ urlpatterns = [
         VIAS,
         name="api-snapshot",
     ),
+    path(
+        "v1/projects/<uuid:project>/channels/",
+        monitor.ChannelListView.as_view(),
+        name="api-channels",
+    ),
+    path(
+        "v1/projects/<uuid:project>/channels/<int:channel>/",
+        monitor.ChannelDetailView.as_view(),
+        name="api-channel",
+    ),
+    path(
+        "v1/projects/<uuid:project>/channels/<int:channel>/test/",
+        monitor.ChannelTestView.as_view(),
+        name="api-channel-test",
+    ),
+    path("v1/projects/<uuid:project>/events/", monitor.EventListView.as_view(), name="api-events"),
+    path("v1/metrics", monitor.MetricsView.as_view(), name="api-metrics"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the CSP forbids inline scripts. Swagger
     # UI itself comes from drf-spectacular-sidecar's static files (no outside network).

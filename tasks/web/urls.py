@@ -2,7 +2,7 @@ from django.urls import path
 
 import tasks.converters  # noqa: F401 - registers <vas_service:…>
 from tasks.vas import VIAS_SERVICE
-from tasks.web.views import account, migration, projects, task_actions, task_pages, tokens
+from tasks.web.views import account, migration, monitor, projects, task_actions, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<vas_service:service>/tasks/<str:task_id>/"
 # VIAS tasks have no service in their paths: the same views and names, with service="vias", so
@@ -43,6 +43,24 @@ urlpatterns = [
     path(TASK, task_pages.task_detail, name="task_detail"),
     path(TASK + "history/", task_pages.task_history, name="task_history"),
     path(TASK + "watch/", task_pages.task_watch_toggle, name="task_watch"),
+    path(TASK + "mute/", monitor.task_mute_toggle, name="task_mute"),
+    path("projects/<uuid:project>/channels/", monitor.project_channels, name="project_channels"),
+    path(
+        "projects/<uuid:project>/channels/<int:channel>/edit/",
+        monitor.channel_edit,
+        name="channel_edit",
+    ),
+    path(
+        "projects/<uuid:project>/channels/<int:channel>/delete/",
+        monitor.channel_delete,
+        name="channel_delete",
+    ),
+    path(
+        "projects/<uuid:project>/channels/<int:channel>/test/",
+        monitor.channel_test,
+        name="channel_test",
+    ),
+    path("projects/<uuid:project>/events/", monitor.project_events, name="project_events"),
     path(TASK + "start/", task_actions.task_start_view, name="task_start"),
     path(TASK + "stop/", task_actions.task_stop_view, name="task_stop"),
     path(TASK + "roi/edit/", task_actions.task_roi_edit, name="task_roi_edit"),
@@ -55,6 +73,7 @@ urlpatterns = [
     path(VIAS_TASK, task_pages.task_detail, VIAS, name="task_detail"),
     path(VIAS_TASK + "history/", task_pages.task_history, VIAS, name="task_history"),
     path(VIAS_TASK + "watch/", task_pages.task_watch_toggle, VIAS, name="task_watch"),
+    path(VIAS_TASK + "mute/", monitor.task_mute_toggle, VIAS, name="task_mute"),
     path(VIAS_TASK + "start/", task_actions.task_start_view, VIAS, name="task_start"),
     path(VIAS_TASK + "stop/", task_actions.task_stop_view, VIAS, name="task_stop"),
     path(VIAS_TASK + "roi/edit/", task_actions.task_roi_edit, VIAS, name="task_roi_edit"),

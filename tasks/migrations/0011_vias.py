@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("tasks", "0009_frames"),
+        ("tasks", "0010_monitor"),
     ]
 
     operations = [
