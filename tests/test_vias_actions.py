@@ -12,7 +12,6 @@ from PIL import Image
 
 from tasks.models import AuditEvent
 from tasks.services.task_fetch import task_fetch
-from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import SECRET_VALUES, assert_error, assert_no_secrets
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]

@@ -10,7 +10,6 @@ from django.db import connection
 from tasks.models import TaskSnapshot, TrackedTask
 from tasks.services.projects import project_check, project_update
 from tasks.services.task_fetch import task_cache_key, task_fetch
-from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import SECRET_VALUES, assert_error, assert_no_secrets
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]

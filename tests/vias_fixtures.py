@@ -1,8 +1,6 @@
 """Fixtures for VIAS tests (Django-free): a client factory for the live simulator and the seed ids.
 
-Use from a test module or conftest with::
-
-    from tests.vias_fixtures import *  # noqa: F403
+A pytest plugin (tests/conftest.py lists it in `pytest_plugins`).
 """
 
 from __future__ import annotations
