@@ -1,5 +1,6 @@
 """Cloud projects, who may use them, the tasks fetched through them, and what was done."""
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -24,6 +25,11 @@ SERVICE_NAME = RegexValidator(
 
 def default_cache_ttl() -> int:
     return settings.PORTAL_DEFAULT_CACHE_TTL
+
+
+def new_badge_key() -> str:
+    """An unguessable key for a project's status badges (tasks.services.badges): 192 random bits."""
+    return secrets.token_urlsafe(24)
 
 
 class AuthType(models.TextChoices):
@@ -84,6 +90,9 @@ class CloudProject(models.Model):
     last_check_ok = models.BooleanField(null=True, editable=False)
     last_check_message = models.CharField(max_length=500, blank=True, editable=False)
     last_check_at = models.DateTimeField(null=True, editable=False)
+    # In the status badges' URLs (/badge/<key>/…): whoever holds it sees only state words. Not a
+    # credential, but rotated by an admin when a URL leaked too far (tasks.services.badges).
+    badge_key = models.CharField(max_length=64, unique=True, default=new_badge_key, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -213,6 +222,10 @@ class TrackedTask(models.Model):
     # that grows with the history. Kept in step, in the transaction that adds or deletes rows, by
     # the only writers of snapshots: tasks.services.snapshots (record adds one, prune recounts).
     snapshot_count = models.PositiveIntegerField(default=0, editable=False)
+    # What needs an admin's attention in the newest version's payload, as space-separated codes
+    # ("roi:too_few_points webhook_not_https"; "" = nothing): worked out once per new version by
+    # tasks.services.attention.payload_problem_codes, so "needs attention" reads no payloads.
+    payload_problems = models.CharField(max_length=500, blank=True, default="", editable=False)
 
     class Meta:
         constraints = [
@@ -227,6 +240,9 @@ class TrackedTask(models.Model):
             models.Index(
                 fields=["watched"], name="tracked_watched", condition=models.Q(watched=True)
             ),
+            # The dashboard (tasks.services.dashboard): "counts per state of each project" (GROUP
+            # BY project, state) and "the problems" (state IN the problem states).
+            models.Index(fields=["project", "state"], name="tracked_project_state"),
         ]
         ordering = ["-last_fetched"]
 
@@ -271,6 +287,13 @@ class TaskSnapshot(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["task", "seq"], name="one_snapshot_per_seq"),
+        ]
+        indexes = [
+            # tasks.services.health.task_health_get: "a task's versions last seen inside the
+            # window" (task = … AND last_seen >= start ORDER BY last_seen) and "the one just
+            # before it" (last_seen < start ORDER BY last_seen DESC LIMIT 1). last_seen grows
+            # with seq, so the window's rows are one contiguous range of this index.
+            models.Index(fields=["task", "last_seen"], name="snapshot_task_last_seen"),
         ]
         # The unique (task, seq) index serves "newest snapshot of a task" (ORDER BY seq DESC
         # LIMIT 1), "history of a task, newest first" (ORDER BY seq DESC LIMIT page) and "a

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from tasks.api import views
+from tasks.api import fleet, views
 
 TASK = "v1/projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
@@ -16,6 +16,14 @@ urlpatterns = [
         views.SnapshotDetailView.as_view(),
         name="api-snapshot",
     ),
+    path(TASK + "health/", fleet.TaskHealthView.as_view(), name="api-task-health"),
+    path(
+        "v1/projects/<uuid:project>/vias/tasks/<str:task_id>/health/",
+        fleet.TaskHealthView.as_view(),
+        {"service": "vias"},
+        name="api-vias-task-health",
+    ),
+    path("v1/dashboard/", fleet.DashboardView.as_view(), name="api-dashboard"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the CSP forbids inline scripts. Swagger
     # UI itself comes from drf-spectacular-sidecar's static files (no outside network).

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from tasks.models import CloudProject, TaskSnapshot, TrackedTask
+from tasks.services.attention import payload_problems_field
 
 
 def content_hash(payload: dict[str, Any]) -> str:
@@ -78,7 +79,12 @@ def snapshot_record(
                 # Counted in the transaction that adds the row: a writer that loses the race
                 # on (task, seq) counts nothing before it retries.
                 new_version = (
-                    {"last_changed": now, "snapshot_count": F("snapshot_count") + 1}
+                    {
+                        "last_changed": now,
+                        "snapshot_count": F("snapshot_count") + 1,
+                        # Read from the payload once per version, not by every "needs attention".
+                        "payload_problems": payload_problems_field(payload),
+                    }
                     if changed
                     else {}
                 )

@@ -14,6 +14,7 @@ from tasks.models import Role
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
 from tasks.web.forms import MemberAddForm, ProjectForm
+from tasks.web.views import fleet
 
 
 @login_required
@@ -54,6 +55,7 @@ def project_detail(request: HttpRequest, project) -> HttpResponse:
         "events": selectors.recent_events(project) if project.role == Role.ADMIN else [],
     }
     context.update(_task_panel_context(request, project))
+    context.update(fleet.project_extras(request, project))
     return render(request, "tasks/project_detail.html", context)
 
 

@@ -44,6 +44,7 @@ from tasks.vas.parsing import KNOWN_SERVICES, TaskView
 from tasks.web.forms import TaskFilterForm, TaskLookupForm
 from tasks.web.task_body import body_cache_key, task_body_html
 from tasks.web.task_body import inline as _inline
+from tasks.web.views import fleet
 
 RECENT_TASKS = 10
 HISTORY_PAGE_SIZE = 20
@@ -499,6 +500,7 @@ def task_detail(request: HttpRequest, project, service: str, task_id: str) -> Ht
     context = _detail_context(
         project, service, task_id, result, snapshot=snapshot, latest_snapshot_id=latest_id
     )
+    context.update(fleet.detail_extras(request, project, service, task_id))
     return render(request, "tasks/task_detail.html", context)
 
 
