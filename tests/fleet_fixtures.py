@@ -14,7 +14,7 @@ _ids = count(1)
 
 
 def task_payload(task_id: str, state: str, **extra) -> dict:
-    return {"id": task_id, "name": f"camera {task_id[-4:]}", "state": state, **extra}
+    return {**extra, "id": task_id, "name": f"camera {task_id[-4:]}", "state": state}
 
 
 def make_task(
@@ -30,7 +30,8 @@ def make_task(
     """A tracked task whose versions are `history`: (state, first_seen, last_seen), oldest first."""
     task_id = task_id or f"{next(_ids):032x}"
     newest_state, _first, newest_last = history[-1]
-    payload = task_payload(task_id, newest_state, **(payload_extra or {}))
+    extra = {k: v for k, v in (payload_extra or {}).items() if k not in ("id", "state")}
+    payload = task_payload(task_id, newest_state, **extra)
     tracked = TrackedTask.objects.create(
         project=project,
         service=service,

@@ -230,3 +230,35 @@ def test_an_unknown_or_malformed_task_has_no_health(api, project):
     response = api("viewer").get(health_url(project, "bad.id"))
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_task_id"
+
+
+# --------------------------------------------------------------------------- the detail page
+
+
+@pytest.mark.django_db
+@pytest.mark.integration
+def test_the_detail_page_draws_a_strip_per_window_from_the_stored_history(
+    client, alice, bob, sim_project
+):
+    from tasks.services.task_fetch import task_fetch
+    from vassim.simulator import SEED_TASK_ID
+
+    task_fetch(project=sim_project, service="c-face-edge", task_id=SEED_TASK_ID)
+    now = datetime.now(UTC)
+    TaskSnapshot.objects.filter(task__task_id=SEED_TASK_ID).update(
+        first_seen=now - timedelta(hours=30), last_seen=now - timedelta(hours=6)
+    )
+    client.force_login(bob)
+    path = f"/projects/{sim_project.public_id}/services/c-face-edge/tasks/{SEED_TASK_ID}/"
+    page = client.get(path).content.decode()
+    for days in (1, 7, 30, 90):
+        assert f'id="health-strip-{days}"' in page
+    one_day = page[page.index('id="health-strip-1"') : page.index('id="health-strip-7"')]
+    # 18 hours RUNNING (then 10 vouched minutes), the last 5 h 50 min not observed.
+    assert one_day.count('class="seg running"') == 1
+    assert one_day.count('class="seg unobserved"') == 1
+    assert 'data-seconds="65400"' in one_day and 'data-seconds="21000"' in one_day
+    assert "js/health_strip.js" in page
+    assert "/badge/" not in page  # viewers get no badge URL
+    client.force_login(alice)
+    assert f"/badge/{sim_project.badge_key}/t/" in client.get(path).content.decode()
