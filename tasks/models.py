@@ -241,8 +241,20 @@ class TrackedTask(models.Model):
                 fields=["watched"], name="tracked_watched", condition=models.Q(watched=True)
             ),
             # The dashboard (tasks.services.dashboard): "counts per state of each project" (GROUP
-            # BY project, state) and "the problems" (state IN the problem states).
-            models.Index(fields=["project", "state"], name="tracked_project_state"),
+            # BY project, state: an index-only scan with the columns it filters on included) and
+            # "the problems" (state IN the problem states).
+            models.Index(
+                fields=["project", "state"],
+                include=["watched", "last_fetched", "gone_at"],
+                name="tracked_project_state",
+            ),
+            # Needs attention (tasks.services.attention): "the tasks whose newest version has a
+            # problem", a few among many.
+            models.Index(
+                fields=["project"],
+                name="tracked_payload_problems",
+                condition=~models.Q(payload_problems=""),
+            ),
         ]
         ordering = ["-last_fetched"]
 

@@ -35,11 +35,11 @@
       local(seg.getAttribute("data-to")) + " (" + words.lasting + " " +
       lasting(seg.getAttribute("data-seconds")) + ")";
     tip.setAttribute("data-state", seg.getAttribute("data-state") || "");
+    tip.hidden = false; // first: a hidden box has no offsetParent to be placed against
     var strip = seg.ownerSVGElement;
     var box = strip.getBoundingClientRect();
     var host = tip.offsetParent ? tip.offsetParent.getBoundingClientRect() : { left: 0, top: 0 };
     var segBox = seg.getBoundingClientRect();
-    tip.hidden = false;
     var left = Math.max(0, Math.min(segBox.left - host.left, box.right - host.left - tip.offsetWidth));
     tip.style.left = left + "px";
     tip.style.top = (box.bottom - host.top + 4) + "px";

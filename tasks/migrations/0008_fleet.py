@@ -59,7 +59,19 @@ class Migration(migrations.Migration):
         migrations.RunPython(fill_payload_problems, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name="trackedtask",
-            index=models.Index(fields=["project", "state"], name="tracked_project_state"),
+            index=models.Index(
+                fields=["project", "state"],
+                include=("watched", "last_fetched", "gone_at"),
+                name="tracked_project_state",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="trackedtask",
+            index=models.Index(
+                condition=models.Q(("payload_problems", ""), _negated=True),
+                fields=["project"],
+                name="tracked_payload_problems",
+            ),
         ),
         migrations.AddIndex(
             model_name="tasksnapshot",

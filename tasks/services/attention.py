@@ -120,6 +120,14 @@ class Attention:
     #: project pk -> kind -> count (complete, however many findings are listed).
     counts: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
 
+    def kind_totals(self) -> list[tuple[str, int]]:
+        """(kind, count) over every project, in KINDS order."""
+        totals: dict[str, int] = {}
+        for kinds in self.counts.values():
+            for kind, n in kinds.items():
+                totals[kind] = totals.get(kind, 0) + n
+        return [(kind, totals[kind]) for kind in KINDS if totals.get(kind)]
+
     def total(self, project: CloudProject | None = None) -> int:
         if project is not None:
             return sum(self.counts.get(project.pk, {}).values())
@@ -170,37 +178,44 @@ def attention_for_projects(
             attention.counts[project.pk][finding.kind] = 1
             attention.findings.append(finding)
 
-    qs = {
-        "roi": Q(payload_problems__contains="roi:"),
-        "webhook_not_https": Q(payload_problems__contains="webhook_not_https"),
-        "not_polled": _late_q(projects, now),
-    }
+    tasks = TrackedTask.objects.filter(project_id__in=list(by_pk), gone_at__isnull=True)
+    # One (count, list) pair of queries per group, each served by its own index, so only the
+    # rows with a finding are read: "tracked_payload_problems" (partial), "tracked_recent"
+    # (project, last_fetched) for the late ones, "tracked_muted" (partial) for the mutes.
+    groups: list[tuple[str, Q, dict[str, Q]]] = [
+        (
+            "payload",
+            ~Q(payload_problems=""),
+            {
+                "roi": Q(payload_problems__contains="roi:"),
+                "webhook_not_https": Q(payload_problems__contains="webhook_not_https"),
+            },
+        ),
+        ("late", _late_q(projects, now), {"not_polled": Q()}),
+    ]
     mute = _mute_ended_q(now)
     if mute is not None:
-        qs["mute_ended"] = mute
-    tasks = TrackedTask.objects.filter(project_id__in=list(by_pk), gone_at__isnull=True)
-    any_q = Q(pk__in=[])
-    for q in qs.values():
-        any_q |= q
-    rows = (
-        tasks.filter(any_q)
-        .values("project_id")
-        .annotate(**{kind: Count("pk", filter=q) for kind, q in qs.items()})
-    )
-    for row in rows:
-        for kind in qs:
-            if row[kind]:
-                attention.counts[row["project_id"]][kind] = row[kind]
+        groups.append(("mute", mute, {"mute_ended": Q()}))
+    listed: list[Finding] = []
     room = max(0, limit - len(attention.findings))
-    if room:
-        fields = ["pk", "project_id", "service", "task_id", "name", "state", "watched"]
-        fields += ["last_fetched", "payload_problems"] + (["muted_until"] if mute else [])
-        listed = tasks.filter(any_q).only(*fields).order_by("project__name", "name", "task_id")
-        for task in listed[:room]:
-            project = by_pk[task.project_id]
-            task.project = project
-            attention.findings += _task_findings(task, project, now)
-    attention.findings = attention.findings[:limit]
+    for group, where, kinds in groups:
+        counted = (
+            tasks.filter(where)
+            .values("project_id")
+            .annotate(**{kind: Count("pk", filter=q or None) for kind, q in kinds.items()})
+        )
+        for row in counted:
+            for kind in kinds:
+                if row[kind]:
+                    attention.counts[row["project_id"]][kind] = row[kind]
+        if room:
+            rows = tasks.filter(where).defer("first_seen", "last_changed", "gone_at")
+            for task in rows.order_by("project__name", "name", "task_id")[:room]:
+                project = by_pk[task.project_id]
+                task.project = project
+                listed += _task_findings(task, project, now, group=group)
+    listed.sort(key=lambda f: (f.project.name, f.task.name if f.task else "", KINDS.index(f.kind)))
+    attention.findings = (attention.findings + listed)[:limit]
     return attention
 
 
@@ -237,8 +252,37 @@ def _project_findings(project: CloudProject, now: datetime, *, admin: bool) -> l
     return findings
 
 
-def _task_findings(task: TrackedTask, project: CloudProject, now: datetime) -> list[Finding]:
+def _task_findings(
+    task: TrackedTask, project: CloudProject, now: datetime, *, group: str
+) -> list[Finding]:
     findings: list[Finding] = []
+    if group == "late":
+        return [
+            Finding(
+                "not_polled",
+                project,
+                _(
+                    "Watched, but not fetched for more than 3 poll intervals: is the worker "
+                    "(runworker or poll_tasks) running?"
+                ),
+                _task_url(task, project),
+                _("Open the task"),
+                task=task,
+                when=task.last_fetched,
+            )
+        ]
+    if group == "mute":
+        return [
+            Finding(
+                "mute_ended",
+                project,
+                _("The mute has ended: notifications are sent again. Unmute it, or mute it again."),
+                _task_url(task, project),
+                _("Open the task"),
+                task=task,
+                when=task.muted_until,  # type: ignore[attr-defined]
+            )
+        ]
     codes = task.payload_problems.split()
     roi_codes = [code.removeprefix("roi:") for code in codes if code.startswith("roi:")]
     if roi_codes:
@@ -268,35 +312,6 @@ def _task_findings(task: TrackedTask, project: CloudProject, now: datetime) -> l
                 _task_url(task, project, "#output"),
                 _("See the output"),
                 task=task,
-            )
-        )
-    interval = poll_interval_of(project)
-    if task.watched and task.last_fetched < now - timedelta(seconds=LATE_INTERVALS * interval):
-        findings.append(
-            Finding(
-                "not_polled",
-                project,
-                _(
-                    "Watched, but not fetched for more than 3 poll intervals: is the worker "
-                    "(runworker or poll_tasks) running?"
-                ),
-                _task_url(task, project),
-                _("Open the task"),
-                task=task,
-                when=task.last_fetched,
-            )
-        )
-    muted_until = getattr(task, "muted_until", None)
-    if muted_until is not None and muted_until < now:
-        findings.append(
-            Finding(
-                "mute_ended",
-                project,
-                _("The mute has ended: notifications are sent again. Unmute it, or mute it again."),
-                _task_url(task, project),
-                _("Open the task"),
-                task=task,
-                when=muted_until,
             )
         )
     return findings

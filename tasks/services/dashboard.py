@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -39,7 +39,7 @@ TASKS_PAGE = 25
 EVENTS = 20
 ATTENTION_LISTED = 20
 #: Problems in one API answer (the oldest first); `problems_count` says how many there are.
-API_PROBLEMS = 200
+API_PROBLEMS = 50
 #: Display order of states: the API's own order (tasks.vas.parsing.STATES), unknown ones last.
 STATE_ORDER = {state: index for index, state in enumerate(STATES)}
 
@@ -208,8 +208,9 @@ def _ordered(counts: dict[str, int]) -> list[tuple[str, int]]:
 
 def _problem_since() -> Subquery:
     """When the current problem began: the first version after the newest one that was up (a
-    task never up: its first version). Correlated subqueries on the (task, seq) index, evaluated
-    only for the rows a page lists."""
+    task never up: its first version; the caller falls back to `last_changed` for a task without
+    stored versions). Correlated subqueries on the (task, seq) index, evaluated only for the rows
+    a page lists."""
     last_up = (
         TaskSnapshot.objects.filter(task=OuterRef(OuterRef("pk")), state__in=UP_STATES)
         .order_by("-seq")
@@ -362,7 +363,7 @@ def dashboard_get(
     number = 1 if api else filters.problems_page
     offset = (number - 1) * size
     listed = (
-        problem_qs.annotate(since=_problem_since())
+        problem_qs.annotate(since=Coalesce(_problem_since(), F("last_changed")))
         .defer("payload_problems")
         .order_by("last_changed", "pk")[offset : offset + size]
         if problem_count

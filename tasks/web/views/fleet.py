@@ -8,10 +8,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -83,14 +86,14 @@ def badge_rotate(request: HttpRequest, project) -> HttpResponse:
     return redirect("project_detail", project=project.public_id)
 
 
-def badge_urls(request: HttpRequest, project: CloudProject, tracked=None) -> dict[str, str]:
+def badge_urls(
+    request: HttpRequest, project: CloudProject, *, service: str = "", task_id: str = ""
+) -> dict[str, str]:
     """Absolute badge URLs for the admin to copy (the project's, and a task's when given)."""
     base = request.build_absolute_uri(f"/badge/{project.badge_key}/")
     urls = {"project_svg": base + "project.svg", "project_json": base + "project.json"}
-    if tracked is not None:
-        token = badges.task_badge_token(
-            project=project, service=tracked.service, task_id=tracked.task_id
-        )
+    if task_id:
+        token = badges.task_badge_token(project=project, service=service, task_id=task_id)
         urls |= {"task_svg": f"{base}t/{token}.svg", "task_json": f"{base}t/{token}.json"}
     return urls
 
@@ -188,14 +191,36 @@ def health_context(project: CloudProject, service: str, task_id: str) -> dict[st
     }
 
 
+#: A rendered health section is kept this long: the windows slide by at most this much before
+#: a new version or sighting (part of the key) renders it again.
+HEALTH_TTL = 60
+
+
+def health_section_html(
+    project: CloudProject, service: str, task_id: str, meta: dict[str, Any]
+) -> SafeString:
+    """The detail page's health section, rendered once per version, sighting, language and
+    HEALTH_TTL: a warm detail page stays free of SQL ("" for a task the portal never stored)."""
+    language = translation.get_language()
+    key = (
+        f"health:{project.pk}:{service}:{task_id}:{meta.get('snapshot_id')}:"
+        f"{meta.get('fetched_at')}:{meta.get('source')}:{language}"
+    )
+    html = cache.get(key)
+    if html is None:
+        health = health_context(project, service, task_id)
+        html = render_to_string("tasks/_health.html", {"health": health}) if health else ""
+        cache.set(key, html, HEALTH_TTL)
+    return mark_safe(html)  # noqa: S308 - our own template rendered it, escaping every value
+
+
 def detail_extras(
-    request: HttpRequest, project: CloudProject, service: str, task_id: str
+    request: HttpRequest, project: CloudProject, service: str, task_id: str, meta: dict[str, Any]
 ) -> dict[str, Any]:
     """What the fleet adds to a task's detail page: its health, and its badge URLs for admins."""
-    health = health_context(project, service, task_id)
-    extras: dict[str, Any] = {"health": health}
-    if health is not None and project.role == Role.ADMIN:
-        extras["badge_urls"] = badge_urls(request, project, health["tracked"])
+    extras: dict[str, Any] = {"health_html": health_section_html(project, service, task_id, meta)}
+    if extras["health_html"] and project.role == Role.ADMIN:
+        extras["badge_urls"] = badge_urls(request, project, service=service, task_id=task_id)
     return extras
 
 

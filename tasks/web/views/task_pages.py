@@ -500,7 +500,7 @@ def task_detail(request: HttpRequest, project, service: str, task_id: str) -> Ht
     context = _detail_context(
         project, service, task_id, result, snapshot=snapshot, latest_snapshot_id=latest_id
     )
-    context.update(fleet.detail_extras(request, project, service, task_id))
+    context.update(fleet.detail_extras(request, project, service, task_id, result.meta))
     return render(request, "tasks/task_detail.html", context)
 
 
