@@ -264,3 +264,19 @@ def test_the_detail_page_draws_a_strip_per_window_from_the_stored_history(
     assert "/badge/" not in page  # viewers get no badge URL
     client.force_login(alice)
     assert f"/badge/{sim_project.badge_key}/t/" in client.get(path).content.decode()
+
+
+def test_a_busy_window_is_drawn_as_a_bounded_number_of_slices():
+    from tasks.web.views.fleet import STRIP_MAX_RECTS, _strip
+
+    # A flip every 5 minutes for a day: 288 versions, 576 would-be segments.
+    history = []
+    for i in range(288):
+        first = T0 + timedelta(minutes=5 * i)
+        history.append(("RUNNING" if i % 2 else "ABNORMAL", first, first + timedelta(minutes=2)))
+    health = health_from_versions(history, start=T0, end=NOW, max_gap=max_gap_for(60))
+    assert len(health.segments) > STRIP_MAX_RECTS
+    rects = _strip(health)
+    assert len(rects) <= STRIP_MAX_RECTS
+    assert abs(sum(float(r["width"]) for r in rects) - 1000) < 0.01
+    assert health.flips == 287  # the numbers are not binned

@@ -23,7 +23,7 @@ from tasks.models import CloudProject, Role, TrackedTask
 from tasks.services import badges
 from tasks.services.attention import attention_for_projects
 from tasks.services.dashboard import DashboardFilters, dashboard_get
-from tasks.services.health import WINDOWS, Health, task_health_windows
+from tasks.services.health import WINDOWS, Health, Segment, task_health_windows
 from tasks.vas.parsing import STATES
 
 #: Width of a health strip in SVG user units (the element scales to the page).
@@ -139,13 +139,48 @@ def task_badge(request: HttpRequest, key: str, token: str, fmt: str) -> HttpResp
 # --------------------------------------------------------------------------- the health strip
 
 
+#: More segments than this are drawn as this many equal slices, each in its dominant state.
+STRIP_MAX_RECTS = 300
+
+
+def _binned(health: Health) -> list[Segment]:
+    """The segments, or for a busy window STRIP_MAX_RECTS slices, each in the state (or the
+    unobserved time) that covers most of it, neighbours in the same state merged: a strip never
+    draws more rectangles than a screen has room for. The numbers stay exact."""
+    if len(health.segments) <= STRIP_MAX_RECTS:
+        return health.segments
+    width = (health.end - health.start) / STRIP_MAX_RECTS
+    binned: list[Segment] = []
+    segments = health.segments
+    index = 0
+    for n in range(STRIP_MAX_RECTS):
+        start = health.start + width * n
+        end = health.end if n == STRIP_MAX_RECTS - 1 else start + width
+        cover: dict[str | None, float] = {}
+        while index < len(segments) and segments[index].end <= start:
+            index += 1
+        k = index
+        while k < len(segments) and segments[k].start < end:
+            overlap = (min(end, segments[k].end) - max(start, segments[k].start)).total_seconds()
+            cover[segments[k].state] = cover.get(segments[k].state, 0) + overlap
+            k += 1
+        state = max(cover, key=lambda s: cover[s]) if cover else None
+        if binned and binned[-1].state == state:
+            binned[-1] = Segment(state, binned[-1].start, end)
+        else:
+            binned.append(Segment(state, start, end))
+    return binned
+
+
 def _strip(health: Health) -> list[dict[str, Any]]:
     """The strip's rectangles in SVG units: x and width along STRIP_WIDTH."""
     total = (health.end - health.start).total_seconds() or 1
     rects = []
-    for segment in health.segments:
-        x = (segment.start - health.start).total_seconds() / total * STRIP_WIDTH
-        width = segment.seconds / total * STRIP_WIDTH
+    for segment in _binned(health):
+        # Both edges rounded the same way, so the rectangles tile the strip without gaps.
+        x = round((segment.start - health.start).total_seconds() / total * STRIP_WIDTH, 3)
+        right = round((segment.end - health.start).total_seconds() / total * STRIP_WIDTH, 3)
+        width = right - x
         family = STATES.get(segment.state or "", ("neutral",))[0]
         if segment.state is None:
             family = "unobserved"
