@@ -200,3 +200,20 @@ def test_the_project_page_shows_its_findings(client, bob, troubled):
     page = client.get(f"/projects/{troubled.public_id}/").content.decode()
     assert 'id="attention"' in page and "bad roi" in page
     assert 'id="badges"' not in page  # a viewer does not get the badge key
+
+
+@pytest.mark.django_db
+def test_late_means_three_of_the_projects_own_poll_intervals(project):
+    if not any(f.name == "poll_interval" for f in CloudProject._meta.get_fields()):
+        pytest.skip("CloudProject.poll_interval arrives with the monitor work")
+    now = timezone.now()
+    late = now - timedelta(minutes=16)
+    make_task(project, [("RUNNING", late - timedelta(hours=1), late)], name="quarter hour ago")
+    CloudProject.objects.filter(pk=project.pk).update(poll_interval=600)
+    project.refresh_from_db()
+    assert attention_for_projects(projects=[project], now=now).findings == []
+    CloudProject.objects.filter(pk=project.pk).update(poll_interval=300)
+    project.refresh_from_db()
+    assert _kinds(attention_for_projects(projects=[project], now=now)) == {
+        "not_polled": ["quarter hour ago"]
+    }

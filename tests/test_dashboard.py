@@ -198,3 +198,81 @@ def test_fifty_projects_fit_one_page_and_problems_are_paginated(client, alice, n
 def test_the_superuser_sees_every_project(api, fleet, other):
     names = {p["name"] for p in api("superuser").get("/api/v1/dashboard/").json()["projects"]}
     assert names == {"Lobby cameras", "Secret 000"}
+
+
+def _monitor_model(name: str):
+    from django.apps import apps
+
+    try:
+        return apps.get_model("tasks", name)
+    except LookupError:
+        pytest.skip(f"{name} arrives with the monitor work")
+
+
+def test_the_last_successful_poll_and_a_failing_upstream_come_from_the_poll_schedule(
+    api, fleet, now
+):
+    schedule = _monitor_model("PollSchedule")
+    schedule.objects.create(
+        project=fleet,
+        service="c-face-edge",
+        next_poll_at=now,
+        last_poll_at=now,
+        last_success_at=now - timedelta(minutes=20),
+        failing_since=now - timedelta(minutes=15),
+        failing_code="upstream_unavailable",
+    )
+    schedule.objects.create(
+        project=fleet,
+        service="c-vehicle-detection-edge",
+        next_poll_at=now,
+        last_poll_at=now,
+        last_success_at=now - timedelta(minutes=2),
+    )
+    (row,) = api("viewer").get("/api/v1/dashboard/").json()["projects"]
+    assert row["upstream_failing"] is True
+    assert row["last_poll_at"] == (now - timedelta(minutes=2)).isoformat().replace("+00:00", "Z")
+
+
+def test_the_latest_events_are_listed_newest_first_for_members_only(
+    api, client, bob, fleet, other, now
+):
+    event = _monitor_model("TaskEvent")
+    tracked = fleet.tracked_tasks.get(name="parking")
+    for minutes, (before, after) in ((30, ("STARTING", "RUNNING")), (5, ("RUNNING", "ABNORMAL"))):
+        event.objects.create(
+            project=fleet,
+            task=tracked,
+            service=tracked.service,
+            task_id=tracked.task_id,
+            task_name=tracked.name,
+            kind="state_changed",
+            severity="problem" if after == "ABNORMAL" else "info",
+            from_state=before,
+            to_state=after,
+            changes={},
+            seen_at=now - timedelta(minutes=minutes),
+        )
+    hidden = other.tracked_tasks.get()
+    event.objects.create(
+        project=other,
+        task=hidden,
+        service=hidden.service,
+        task_id=hidden.task_id,
+        task_name=hidden.name,
+        kind="task_gone",
+        severity="problem",
+        from_state="",
+        to_state="",
+        changes={},
+        seen_at=now,
+    )
+    events = api("viewer").get("/api/v1/dashboard/").json()["events"]
+    assert [(e["kind"], e["to"]) for e in events] == [
+        ("state_changed", "ABNORMAL"),
+        ("state_changed", "RUNNING"),
+    ]
+    assert events[0]["task_name"] == "parking" and events[0]["severity"] == "problem"
+    page = login(client, bob).get("/dashboard/").content.decode()
+    listed = page[page.index('id="events"') :]
+    assert "parking" in listed and "hidden camera" not in listed
