@@ -77,7 +77,7 @@ class TaskHealthView(ProjectScopedMixin, APIView):
         service = service or self.kwargs.get("service")
         validate_identifiers(service=service, task_id=task_id)
         days = parse_days(request.query_params.get("days"))
-        tracked = selectors.get_tracked_task(project, service, task_id)
+        tracked = selectors.tracked_task_get(project=project, service=service, task_id=task_id)
         tracked.project = project
         health = task_health_get(task=tracked, days=days, now=timezone.now())
         return Response(health.as_dict())

@@ -34,7 +34,7 @@ def fill_payload_problems(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tasks", "0004_tracked_snapshot_count"),
+        ("tasks", "0005_stored_message_codes"),
     ]
 
     operations = [

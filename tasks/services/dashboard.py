@@ -284,7 +284,7 @@ def dashboard_get(
     *, user, filters: DashboardFilters, now: datetime, api: bool = False
 ) -> Dashboard:
     """The dashboard of `user` (only projects they are a member of; superusers: all)."""
-    visible = list(selectors.projects_for_user(user).order_by("name"))
+    visible = list(selectors.project_list(user=user).order_by("name"))
     for project in visible:
         project.is_admin = user.is_superuser or project.user_role == Role.ADMIN
     projects = [p for p in visible if filters.project is None or p.public_id == filters.project]

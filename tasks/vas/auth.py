@@ -294,17 +294,14 @@ class IamPasswordAuth(AuthBase):
                 allow_redirects=False,
             )
         except requests.Timeout:
-            raise UpstreamTimeout("IAM did not answer in time when asked for a token.") from None
+            raise UpstreamTimeout("iam") from None
         except requests.RequestException:
-            raise UpstreamUnavailable(
-                "IAM could not be reached to obtain a token. Check the IAM endpoint, then retry."
-            ) from None
+            raise UpstreamUnavailable("iam_unreachable") from None
         request_id = resp.headers.get("X-Request-Id")
         if resp.status_code in (400, 401, 403):
             err = error_for_status(resp.status_code, resp.content[:4096], request_id=request_id)
             raise UpstreamAuthFailed(
-                "IAM refused the project's domain, user name or password. Ask a project admin to "
-                "check the credentials.",
+                "iam_refused",
                 status=resp.status_code,
                 error_code=err.error_code,
                 error_msg=err.error_msg,
@@ -315,7 +312,6 @@ class IamPasswordAuth(AuthBase):
                 resp.status_code,
                 resp.content[:4096],
                 request_id=request_id,
-                what="the IAM token request",
             ).scrub(self.secrets())
         token = resp.headers.get("X-Subject-Token")
         expires = self._clock() + 3600.0  # conservative if IAM omits expires_at
@@ -327,7 +323,7 @@ class IamPasswordAuth(AuthBase):
             pass
         if not token:
             raise UpstreamInvalidResponse(
-                "IAM answered without an X-Subject-Token header. Check the IAM endpoint.",
+                "iam_no_token",
                 status=resp.status_code,
                 request_id=request_id,
             )

@@ -222,8 +222,11 @@ class TaskPage:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """A connection test: ``count`` tasks listed, or the ``error`` that stopped it."""
+
     ok: bool
-    message: str
+    count: int | None = None
+    error: VasError | None = None
     request_id: str | None = None
 
 
@@ -285,12 +288,11 @@ class VasClient:
     def show_task(self, service: str, task_id: str) -> Fetched:
         """GET one task. Raises ``TaskNotFound`` and the other ``VasError`` subclasses."""
         path = self._task_path(service, task_id)
-        answer = self._call("GET", path, what=f"the request for task {task_id}")
+        answer = self._call("GET", path)
         doc = self._json(answer)
         if not (isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str)):
             raise UpstreamInvalidResponse(
-                "The VAS upstream answered with JSON that is not a task (no id or state). "
-                "Check the endpoint setting.",
+                "not_a_task",
                 status=answer.status,
                 request_id=answer.request_id,
             )
@@ -327,8 +329,7 @@ class VasClient:
             or not all(isinstance(t, dict) for t in tasks)
         ):
             raise UpstreamInvalidResponse(
-                "The VAS upstream answered the task list with JSON of the wrong shape "
-                "(count and tasks expected). Check the endpoint setting.",
+                "not_a_list",
                 status=answer.status,
                 request_id=answer.request_id,
             )
@@ -349,15 +350,10 @@ class VasClient:
         try:
             page = self.list_tasks(service, limit=1)
         except VasError as exc:
-            return CheckResult(ok=False, message=exc.message, request_id=exc.request_id)
-        except ValueError as exc:
-            return CheckResult(ok=False, message=str(exc))
-        noun = "task" if page.count == 1 else "tasks"
-        return CheckResult(
-            ok=True,
-            message=f"Connected: {page.count} {noun} in service {service}.",
-            request_id=page.request_id,
-        )
+            return CheckResult(ok=False, error=exc, request_id=exc.request_id)
+        except ValueError:
+            return CheckResult(ok=False, error=UpstreamBadRequest("invalid_path"))
+        return CheckResult(ok=True, count=page.count, request_id=page.request_id)
 
     # ---------------------------------------------------------------- internals
 
@@ -380,19 +376,14 @@ class VasClient:
         if self.allowed_hosts is None:
             return
         if not host_allowed(self._host, self.allowed_hosts):
-            raise EndpointNotAllowed(
-                f"The endpoint host {self._host!r} is not on the list of allowed upstream hosts."
-            )
+            raise EndpointNotAllowed("not_listed", params={"host": self._host})
         loopback_ok = is_loopback_host(self._host) and any(
             h.strip().lower().strip("[]") == self._host.lower() for h in self.allowed_hosts
         )
         try:
             infos = socket.getaddrinfo(self._host, self._port, proto=socket.IPPROTO_TCP)
         except (OSError, UnicodeError):
-            raise UpstreamUnavailable(
-                f"The endpoint host {self._host!r} could not be resolved. Check the endpoint "
-                "setting and the server's DNS."
-            ) from None
+            raise UpstreamUnavailable("unresolvable", params={"host": self._host}) from None
         for info in infos:
             address = str(info[4][0]).split("%", 1)[0]
             try:
@@ -402,31 +393,24 @@ class VasClient:
             if loopback_ok and ip.is_loopback:
                 continue
             if not _is_public(ip):
-                raise EndpointNotAllowed(
-                    f"The endpoint host {self._host!r} resolves to a non-public address; the "
-                    "portal refuses to call it. Ask an administrator to check the endpoint."
-                )
+                raise EndpointNotAllowed("not_public", params={"host": self._host})
 
-    def _call(
-        self, method: str, path: str, *, params: dict[str, str] | None = None, what: str = ""
-    ) -> _Answer:
-        what = what or "the request"
+    def _call(self, method: str, path: str, *, params: dict[str, str] | None = None) -> _Answer:
         token = _deadline.set(time.monotonic() + self.deadline)
         try:
             self._guard()
-            answer = self._send(method, path, params, what)
+            answer = self._send(method, path, params)
             invalidate = getattr(self.auth, "invalidate", None)
             if answer.status == 401 and callable(invalidate):
                 # The token may have been revoked or expired early: fetch a new one, once.
                 invalidate(answer.headers.get("_sent_token"))
-                answer = self._send(method, path, params, what)
+                answer = self._send(method, path, params)
             if answer.status >= 400 or answer.status < 200:
                 raise error_for_status(
                     answer.status,
                     answer.body,
                     request_id=answer.request_id,
                     retry_after=parse_retry_after(answer.headers.get("Retry-After")),
-                    what=what,
                 )
             return answer
         except VasError as exc:
@@ -434,11 +418,11 @@ class VasClient:
         finally:
             _deadline.reset(token)
 
-    def _send(self, method: str, path: str, params: dict[str, str] | None, what: str) -> _Answer:
+    def _send(self, method: str, path: str, params: dict[str, str] | None) -> _Answer:
         left = _remaining()
         remaining = self.deadline if left is None else left
         if remaining <= 0:
-            raise UpstreamTimeout(f"The VAS upstream did not answer {what} in time.")
+            raise UpstreamTimeout()
         timeout = (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
         try:
             resp = self.session.request(
@@ -451,44 +435,30 @@ class VasClient:
                 stream=True,
             )
         except requests.Timeout:
-            raise UpstreamTimeout(
-                f"The VAS upstream did not answer {what} in time. Try again in a moment."
-            ) from None
+            raise UpstreamTimeout() from None
         except requests.exceptions.SSLError:
-            raise UpstreamUnavailable(
-                "The TLS connection to the VAS upstream failed (certificate or protocol). "
-                "Check the endpoint setting."
-            ) from None
+            raise UpstreamUnavailable("tls") from None
         except requests.RequestException as exc:
             if _caused_by_timeout(exc):
-                raise UpstreamTimeout(
-                    f"The VAS upstream did not answer {what} in time. Try again in a moment."
-                ) from None
-            raise UpstreamUnavailable(
-                "The VAS upstream could not be reached or dropped the connection. "
-                "Try again in a moment."
-            ) from None
+                raise UpstreamTimeout() from None
+            raise UpstreamUnavailable("unreachable") from None
         except ValueError:
             # http.client refuses a header value with a line break or a non-Latin-1 character
             # and its message quotes the value: here a credential (token, AK, security token).
-            raise UpstreamAuthFailed(
-                "The project's credentials contain characters that cannot be sent in an HTTP "
-                "header (a line break or a non-ASCII character). Ask a project admin to enter "
-                "them again."
-            ) from None
+            raise UpstreamAuthFailed("unsendable") from None
         with resp:
             request_id = resp.headers.get("X-Request-Id")
             status = resp.status_code
             sent_token = resp.request.headers.get("X-Auth-Token") if resp.request else None
             if 300 <= status < 400:
                 raise UpstreamInvalidResponse(
-                    f"The VAS upstream answered with a redirect (HTTP {status}), which the portal "
-                    "does not follow. Check the endpoint setting.",
+                    "redirect",
+                    params={"status": status},
                     status=status,
                     request_id=request_id,
                 )
             cap = MAX_BODY_BYTES if 200 <= status < 300 else MAX_ERROR_BODY_BYTES
-            body = self._read_body(resp, cap, status, request_id, what)
+            body = self._read_body(resp, cap, status, request_id)
         headers = requests.structures.CaseInsensitiveDict(resp.headers)
         if sent_token:
             headers["_sent_token"] = sent_token
@@ -500,12 +470,11 @@ class VasClient:
         cap: int,
         status: int,
         request_id: str | None,
-        what: str,
     ) -> bytes:
         """Read at most ``cap`` decoded bytes, enforcing the deadline between socket reads."""
         too_big = UpstreamInvalidResponse(
-            f"The VAS upstream's answer is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
-            "the portal refuses it.",
+            "too_large",
+            params={"max_mib": MAX_BODY_BYTES // (1024 * 1024)},
             status=status,
             request_id=request_id,
         )
@@ -525,7 +494,7 @@ class VasClient:
                 remaining = _remaining()
                 if remaining is not None and remaining <= 0:
                     raise UpstreamTimeout(
-                        f"The VAS upstream was too slow sending its answer to {what}.",
+                        "slow_body",
                         status=status,
                         request_id=request_id,
                     )
@@ -544,20 +513,19 @@ class VasClient:
                 chunks.append(chunk)
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
             raise UpstreamTimeout(
-                f"The VAS upstream was too slow sending its answer to {what}.",
+                "slow_body",
                 status=status,
                 request_id=request_id,
             ) from None
         except urllib3.exceptions.DecodeError:
             raise UpstreamInvalidResponse(
-                "The VAS upstream sent a body that could not be decompressed.",
+                "undecodable",
                 status=status,
                 request_id=request_id,
             ) from None
         except (urllib3.exceptions.HTTPError, OSError):
             raise UpstreamUnavailable(
-                "The VAS upstream dropped the connection in the middle of its answer. "
-                "Try again in a moment.",
+                "dropped",
                 status=status,
                 request_id=request_id,
             ) from None
@@ -568,14 +536,13 @@ class VasClient:
             doc = parse_json(answer.body)
         except (ValueError, UnicodeDecodeError):
             raise UpstreamInvalidResponse(
-                "The VAS upstream answered with something that is not valid JSON (an HTML error "
-                "page or a proxy?). Check the endpoint setting.",
+                "not_json",
                 status=answer.status,
                 request_id=answer.request_id,
             ) from None
         if not isinstance(doc, dict):
             raise UpstreamInvalidResponse(
-                "The VAS upstream answered with JSON that is not an object.",
+                "not_an_object",
                 status=answer.status,
                 request_id=answer.request_id,
             )

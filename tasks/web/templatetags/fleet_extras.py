@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext as _
 
-from tasks import i18n
+from tasks.web.display import state_choice_label
 
 register = template.Library()
 
@@ -37,7 +37,7 @@ def duration(seconds: float | int | None) -> str:
 @register.filter
 def state_label(state: str) -> str:
     """A state as a filter option: ``运行中 (RUNNING)`` in Chinese, ``RUNNING`` in English."""
-    return i18n.state_choice_label(state)
+    return state_choice_label(state)
 
 
 @register.filter

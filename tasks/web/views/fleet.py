@@ -25,6 +25,7 @@ from tasks.services.attention import attention_for_projects
 from tasks.services.dashboard import DashboardFilters, dashboard_get
 from tasks.services.health import WINDOWS, Health, Segment, task_health_windows
 from tasks.vas.parsing import STATES
+from tasks.web import badge_svg
 
 #: Width of a health strip in SVG user units (the element scales to the page).
 STRIP_WIDTH = 1000
@@ -119,7 +120,7 @@ def project_badge(request: HttpRequest, key: str, fmt: str) -> HttpResponse:
     if project is None:
         raise Http404
     state = badges.project_badge_state(project=project)
-    body = badges.project_badge_svg(state) if fmt == "svg" else ""
+    body = badge_svg.project_badge_svg(state) if fmt == "svg" else ""
     return _badge_response(body, fmt, state)
 
 
@@ -132,7 +133,7 @@ def task_badge(request: HttpRequest, key: str, token: str, fmt: str) -> HttpResp
     state = badges.task_badge_state(project=project, service=found[0], task_id=found[1])
     if state is None:
         raise Http404
-    body = badges.task_badge_svg(state) if fmt == "svg" else ""
+    body = badge_svg.task_badge_svg(state) if fmt == "svg" else ""
     return _badge_response(body, fmt, state)
 
 
