@@ -94,9 +94,7 @@ def troubled(project):
     late = now - timedelta(minutes=16)
     make_task(project, [("RUNNING", late - timedelta(hours=1), late)], name="late")
     make_task(project, [("RUNNING", late, late)], name="not watched", watched=False)
-    CloudProject.objects.filter(pk=project.pk).update(
-        last_check_ok=False, last_check_at=now
-    )
+    CloudProject.objects.filter(pk=project.pk).update(last_check_ok=False, last_check_at=now)
     project.refresh_from_db()
     return project
 

@@ -45,6 +45,60 @@ HealthSerializer = inline_serializer(
 )
 
 
+DashboardSerializer = inline_serializer(
+    name="Dashboard",
+    fields={
+        "projects": inline_serializer(
+            name="DashboardProject",
+            many=True,
+            fields={
+                "id": serializers.UUIDField(),
+                "name": serializers.CharField(),
+                "states": serializers.DictField(child=serializers.IntegerField()),
+                "problems": serializers.IntegerField(),
+                "last_poll_at": serializers.DateTimeField(allow_null=True),
+                "upstream_failing": serializers.BooleanField(),
+                "watched": serializers.IntegerField(),
+                "attention": serializers.IntegerField(help_text="findings that need attention"),
+            },
+        ),
+        "problems_count": serializers.IntegerField(),
+        "problems": inline_serializer(
+            name="DashboardProblem",
+            many=True,
+            fields={
+                "project": serializers.UUIDField(),
+                "project_name": serializers.CharField(),
+                "service": serializers.CharField(),
+                "task_id": serializers.CharField(),
+                "name": serializers.CharField(),
+                "state": serializers.CharField(help_text="the task's state, or GONE"),
+                "since": serializers.DateTimeField(allow_null=True),
+                "seconds": serializers.IntegerField(allow_null=True),
+            },
+        ),
+        "events": inline_serializer(
+            name="DashboardEvent",
+            many=True,
+            fields={
+                "id": serializers.IntegerField(),
+                "project": serializers.UUIDField(),
+                "kind": serializers.CharField(),
+                "severity": serializers.CharField(),
+                "service": serializers.CharField(),
+                "task_id": serializers.CharField(),
+                "task_name": serializers.CharField(),
+                "from": serializers.CharField(allow_null=True),
+                "to": serializers.CharField(allow_null=True),
+                "seen_at": serializers.DateTimeField(),
+                "problem_since": serializers.DateTimeField(allow_null=True),
+                "problem_seconds": serializers.IntegerField(allow_null=True),
+            },
+        ),
+    },
+)
+
+
 def parse_days(raw: str | None) -> int:
     """`?days=` as the contract says: 1–90, default 7, anything else 400 `invalid`."""
     if raw is None:
@@ -90,7 +144,7 @@ class TaskHealthView(ProjectScopedMixin, APIView):
         OpenApiParameter("project", str, description="Only this project (its `id`)."),
         OpenApiParameter("state", str, description="Only tasks in this state."),
     ],
-    responses={200: dict, **error_responses(*COMMON, "invalid")},
+    responses={200: DashboardSerializer, **error_responses(*COMMON, "invalid")},
 )
 class DashboardView(APIView):
     def get(self, request: Request) -> Response:
