@@ -126,3 +126,22 @@ def test_admins_find_the_badge_urls_on_the_project_page(client, alice, project):
     page = client.get(f"/projects/{project.public_id}/").content.decode()
     assert f"/badge/{project.badge_key}/project.svg" in page
     assert re.search(r'id="badge-rotate"', page)
+
+
+def test_a_failing_upstream_makes_the_project_a_problem(client, project):
+    from django.apps import apps
+
+    try:
+        schedule = apps.get_model("tasks", "PollSchedule")
+    except LookupError:
+        pytest.skip("PollSchedule arrives with the monitor work")
+    make_task(project, steady(timezone.now()))
+    now = timezone.now()
+    schedule.objects.create(
+        project=project,
+        service="c-face-edge",
+        next_poll_at=now,
+        failing_since=now,
+        failing_code="upstream_timeout",
+    )
+    assert client.get(project_badge(project, "json")).json() == {"state": "problem"}

@@ -23,14 +23,15 @@
 
   function lasting(seconds) {
     var s = Number(seconds) || 0;
-    if (s >= 86400) return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
-    if (s >= 3600) return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
-    if (s >= 60) return Math.floor(s / 60) + "m";
-    return s + "s";
+    function part(n, unit) { return n + " " + words[unit]; }
+    if (s >= 86400) return part(Math.floor(s / 86400), "d") + " " + part(Math.floor((s % 86400) / 3600), "h");
+    if (s >= 3600) return part(Math.floor(s / 3600), "h") + " " + part(Math.floor((s % 3600) / 60), "m");
+    if (s >= 60) return part(Math.floor(s / 60), "m");
+    return part(s, "s");
   }
 
   function show(seg) {
-    var state = seg.getAttribute("data-state") || words.unobserved;
+    var state = seg.getAttribute("data-label") || words.unobserved;
     tip.textContent = state + ": " + local(seg.getAttribute("data-from")) + " " + words.to + " " +
       local(seg.getAttribute("data-to")) + " (" + words.lasting + " " +
       lasting(seg.getAttribute("data-seconds")) + ")";

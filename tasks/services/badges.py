@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
@@ -62,9 +63,19 @@ def project_for_badge_key(key: str) -> CloudProject | None:
     return CloudProject.objects.filter(badge_key=key).only("pk", "badge_key").first()
 
 
+def _upstream_failing(project: CloudProject) -> bool:
+    """Whether the worker finds the project's upstream failing (the monitor's PollSchedule)."""
+    try:
+        schedule = apps.get_model("tasks", "PollSchedule")
+    except LookupError:
+        return False
+    return schedule.objects.filter(project=project, failing_since__isnull=False).exists()
+
+
 def project_badge_state(*, project: CloudProject) -> str:
-    """`problem` when a watched task is in a problem state or gone, `up` when every watched task
-    is RUNNING or SUCCEEDED, `mixed` otherwise, `none` without watched tasks."""
+    """`problem` when a watched task is in a problem state or gone, or the upstream is failing;
+    `up` when every watched task is RUNNING or SUCCEEDED, `mixed` otherwise, `none` without
+    watched tasks."""
     counts = TrackedTask.objects.filter(project=project, watched=True).aggregate(
         total=Count("pk"),
         up=Count("pk", filter=Q(state__in=UP_STATES, gone_at__isnull=True)),
@@ -72,7 +83,7 @@ def project_badge_state(*, project: CloudProject) -> str:
     )
     if not counts["total"]:
         return PROJECT_NONE
-    if counts["problem"]:
+    if counts["problem"] or _upstream_failing(project):
         return PROJECT_PROBLEM
     return PROJECT_UP if counts["up"] == counts["total"] else PROJECT_MIXED
 

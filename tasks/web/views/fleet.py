@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from tasks.access import get_admin_project_for_user, get_project_for_user
@@ -26,6 +27,7 @@ from tasks.services.dashboard import DashboardFilters, dashboard_get
 from tasks.services.health import WINDOWS, Health, Segment, task_health_windows
 from tasks.vas.parsing import STATES
 from tasks.web import badge_svg
+from tasks.web.display import state_name
 
 #: Width of a health strip in SVG user units (the element scales to the page).
 STRIP_WIDTH = 1000
@@ -190,6 +192,7 @@ def _strip(health: Health) -> list[dict[str, Any]]:
                 "x": f"{x:.3f}",
                 "width": f"{width:.3f}",
                 "state": segment.state or "",
+                "label": state_name(segment.state) if segment.state else "",
                 "family": "neutral" if family == "unknown" else family,
                 "from": segment.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "to": segment.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -213,7 +216,15 @@ def health_context(project: CloudProject, service: str, task_id: str) -> dict[st
     return {
         "tracked": tracked,
         # The strip script's words, in the page's language.
-        "words": {"unobserved": _("not observed"), "to": _("to"), "lasting": _("lasting")},
+        "words": {
+            "unobserved": _("not observed"),
+            "to": _("to"),
+            "lasting": _("lasting"),
+            "d": pgettext("duration unit", "d"),
+            "h": pgettext("duration unit", "h"),
+            "m": pgettext("duration unit", "min"),
+            "s": pgettext("duration unit", "s"),
+        },
         "windows": [
             {
                 "days": days,
