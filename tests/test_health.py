@@ -280,3 +280,13 @@ def test_a_busy_window_is_drawn_as_a_bounded_number_of_slices():
     assert len(rects) <= STRIP_MAX_RECTS
     assert abs(sum(float(r["width"]) for r in rects) - 1000) < 0.01
     assert health.flips == 287  # the numbers are not binned
+
+
+@pytest.mark.django_db
+def test_a_vias_tasks_health_is_served_without_a_service_in_the_path(api, project):
+    shift = datetime.now(UTC) - NOW  # the known history, ending a day ago
+    history = [(state, first + shift, last + shift) for state, first, last in HISTORY]
+    tracked = make_task(project, history, service="vias")
+    path = f"/api/v1/projects/{project.public_id}/vias/tasks/{tracked.task_id}/health/?days=90"
+    body = api("viewer").get(path).json()
+    assert body["flips"] == 3 and body["state_seconds"]["ABNORMAL"] == pytest.approx(65 * M, abs=2)
