@@ -250,8 +250,9 @@ def test_the_latest_events_are_listed_newest_first_for_members_only(
             severity="problem" if after == "ABNORMAL" else "info",
             from_state=before,
             to_state=after,
-            changes={},
+            changes=[],
             seen_at=now - timedelta(minutes=minutes),
+            dedupe_key=f"test-{minutes}",
         )
     hidden = other.tracked_tasks.get()
     event.objects.create(
@@ -264,8 +265,9 @@ def test_the_latest_events_are_listed_newest_first_for_members_only(
         severity="problem",
         from_state="",
         to_state="",
-        changes={},
+        changes=[],
         seen_at=now,
+        dedupe_key="test-hidden",
     )
     events = api("viewer").get("/api/v1/dashboard/").json()["events"]
     assert [(e["kind"], e["to"]) for e in events] == [
