@@ -56,6 +56,8 @@ ENDPOINTS = [
     ("unwatch", "delete", TASK + "watch/", None, 200, "admin"),
     ("snapshots", "get", TASK + "snapshots/", None, 200, "member"),
     ("snapshot", "get", TASK + "snapshots/{snapshot}/", None, 200, "member"),
+    ("health", "get", TASK + "health/?days=7", None, 200, "member"),
+    ("dashboard", "get", "/api/v1/dashboard/", None, 200, "anyone"),
 ]
 
 EXPECTED = {
