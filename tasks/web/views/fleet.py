@@ -250,7 +250,7 @@ def health_section_html(
     HEALTH_TTL: a warm detail page stays free of SQL ("" for a task the portal never stored)."""
     language = translation.get_language()
     key = (
-        f"health:{project.pk}:{service}:{task_id}:{meta.get('snapshot_id')}:"
+        f"health:{project.public_id}:{service}:{task_id}:{meta.get('snapshot_id')}:"
         f"{meta.get('fetched_at')}:{meta.get('source')}:{language}"
     )
     html = cache.get(key)
