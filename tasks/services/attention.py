@@ -1,6 +1,6 @@
 """Needs attention: what an admin should fix, worked out from what the portal already stores.
 
-Per task: problems of the ROI (tasks.roi's, or tasks.roi_geometry's when present), a webhook
+Per task: problems of the ROI (tasks.roi's reading and tasks.roi_geometry's checks), a webhook
 output URL that is not HTTPS (both read from the newest version once, when it is stored:
 `TrackedTask.payload_problems`), a watched task not fetched for more than 3 poll intervals, a
 muted task whose mute has ended. Per project: a static token that expires within 7 days, a failed
@@ -21,6 +21,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from tasks import roi_geometry
 from tasks.links import task_url
 from tasks.models import AuthType, CloudProject, TrackedTask
 from tasks.roi import normalise_roi
@@ -38,41 +39,39 @@ KINDS = ("roi", "webhook_not_https", "not_polled", "mute_ended", "token_expiring
 # ---------------------------------------------------------------------------- from the payload
 
 
-def _roi_of(payload: dict[str, Any]) -> dict[str, Any]:
-    """The normalised ROI of a VAS (`service_config.common`) or VIAS (`config.common`) task."""
+def _roi_of(payload: dict[str, Any], frame: tuple[int, int] | None) -> dict[str, Any]:
+    """The normalised ROI of a VAS (`service_config.common`) or VIAS (`config.common`) task,
+    against the reference still's frame when one is stored."""
     for section in ("service_config", "config"):
         config = payload.get(section)
         common = config.get("common") if isinstance(config, dict) else None
         if isinstance(common, dict):
-            return normalise_roi(common.get("target_roi"), common)
-    return normalise_roi(None, {})
+            return normalise_roi(common.get("target_roi"), common, frame)
+    return normalise_roi(None, {}, frame)
 
 
-def _geometry_codes(roi: dict[str, Any]) -> list[str]:
-    """The act helper's geometry checks (self-crossing, zero area, duplicate names …) once
-    tasks.roi_geometry exists; until then tasks.roi's problems are all there is."""
-    try:
-        from tasks import roi_geometry  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    check = getattr(roi_geometry, "problems", None) or getattr(roi_geometry, "roi_problems", None)
-    if check is None:
-        return []
-    try:
-        found = check(roi)
-    except Exception:  # noqa: BLE001 - a finding is advice: a checker's bug must not stop a fetch
-        return []
-    return [str(p.get("code")) for p in found or [] if isinstance(p, dict) and p.get("code")]
+def _geometry_codes(roi: dict[str, Any], service: str | None) -> list[str]:
+    """What tasks.roi_geometry (the editor's and the API's checks) finds in the drawn shapes:
+    self-crossing, zero area, duplicate names, too many shapes for the service …"""
+    frame = roi.get("frame") if isinstance(roi.get("frame"), dict) else None
+    real_frame = frame if frame and frame.get("assumed") is False else None
+    found = roi_geometry.shape_problems(
+        roi.get("shapes") or [], frame=real_frame, limits=roi_geometry.limits_for(service)
+    )
+    return [str(p["code"]) for p in found]
 
 
-def payload_problem_codes(payload: Any) -> list[str]:
+def payload_problem_codes(
+    payload: Any, service: str | None = None, frame: tuple[int, int] | None = None
+) -> list[str]:
     """What needs attention in one task document, as stable codes: `roi:<problem code>` for each
-    kind of ROI problem, `webhook_not_https`. Pure; never raises."""
+    kind of ROI problem (what could not be read, and what the geometry checks refuse),
+    `webhook_not_https`. Pure; never raises."""
     if not isinstance(payload, dict):
         return []
     codes: list[str] = []
-    roi = _roi_of(payload)
-    roi_codes = [p["code"] for p in roi.get("problems", [])] + _geometry_codes(roi)
+    roi = _roi_of(payload, frame)
+    roi_codes = [p["code"] for p in roi.get("problems", [])] + _geometry_codes(roi, service)
     codes += [f"roi:{code}" for code in dict.fromkeys(roi_codes)]
     output = payload.get("output")
     webhook = output.get("webhook") if isinstance(output, dict) else None
@@ -82,9 +81,11 @@ def payload_problem_codes(payload: Any) -> list[str]:
     return codes
 
 
-def payload_problems_field(payload: Any) -> str:
+def payload_problems_field(
+    payload: Any, service: str | None = None, frame: tuple[int, int] | None = None
+) -> str:
     """The value stored in TrackedTask.payload_problems for a new version."""
-    return " ".join(payload_problem_codes(payload))[:500]
+    return " ".join(payload_problem_codes(payload, service, frame))[:500]
 
 
 # ---------------------------------------------------------------------------- the findings

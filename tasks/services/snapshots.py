@@ -17,6 +17,12 @@ def content_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _frame_of(tracked: TrackedTask) -> tuple[int, int] | None:
+    """The reference still's size, when one is stored (tasks.services.frames keeps it)."""
+    width, height = getattr(tracked, "frame_width", None), getattr(tracked, "frame_height", None)
+    return (width, height) if width and height else None
+
+
 def snapshot_record(
     *,
     project: CloudProject,
@@ -83,7 +89,9 @@ def snapshot_record(
                         "last_changed": now,
                         "snapshot_count": F("snapshot_count") + 1,
                         # Read from the payload once per version, not by every "needs attention".
-                        "payload_problems": payload_problems_field(payload),
+                        "payload_problems": payload_problems_field(
+                            payload, service, _frame_of(tracked)
+                        ),
                     }
                     if changed
                     else {}

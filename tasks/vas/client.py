@@ -287,16 +287,8 @@ class VasClient:
 
     def show_task(self, service: str, task_id: str) -> Fetched:
         """GET one task. Raises ``TaskNotFound`` and the other ``VasError`` subclasses."""
-        path = self._task_path(service, task_id)
-        answer = self._call("GET", path)
-        doc = self._json(answer)
-        if not (isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str)):
-            raise UpstreamInvalidResponse(
-                "not_a_task",
-                status=answer.status,
-                request_id=answer.request_id,
-            )
-        return Fetched(payload=redact_task(doc), request_id=answer.request_id)
+        fetched = self.show_task_unredacted(service, task_id)
+        return Fetched(payload=redact_task(fetched.payload), request_id=fetched.request_id)
 
     def list_tasks(
         self,
@@ -344,6 +336,27 @@ class VasClient:
     def stop_task(self, service: str, task_id: str) -> str | None:
         """POST …/stop (202). Never retried. Returns the request id."""
         return self._call("POST", self._task_path(service, task_id) + "/stop").request_id
+
+    def show_task_unredacted(self, service: str, task_id: str) -> Fetched:
+        """GET one task exactly as the upstream sent it, secrets included: only for building an
+        UpdateTask body in memory (never store, cache, log or show it)."""
+        answer = self._call("GET", self._task_path(service, task_id))
+        doc = self._json(answer)
+        if not (isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str)):
+            raise UpstreamInvalidResponse(
+                "not_a_task",
+                status=answer.status,
+                request_id=answer.request_id,
+            )
+        return Fetched(payload=doc, request_id=answer.request_id)
+
+    def update_task(self, service: str, task_id: str, body: dict[str, Any]) -> Fetched:
+        """PUT …/tasks/{id} (UpdateTask, 200 with the task). Never retried. Returns the updated
+        task redacted; a 2xx answer without a task body gives an empty payload."""
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        answer = self._call("PUT", self._task_path(service, task_id), body=data)
+        doc = self._json(answer) if answer.body.strip() else {}
+        return Fetched(payload=redact_task(doc), request_id=answer.request_id)
 
     def check(self, service: str = "c-face-edge") -> CheckResult:
         """Cheap connection test (list one task); never raises for upstream failures."""
@@ -395,16 +408,23 @@ class VasClient:
             if not _is_public(ip):
                 raise EndpointNotAllowed("not_public", params={"host": self._host})
 
-    def _call(self, method: str, path: str, *, params: dict[str, str] | None = None) -> _Answer:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> _Answer:
         token = _deadline.set(time.monotonic() + self.deadline)
         try:
             self._guard()
-            answer = self._send(method, path, params)
+            answer = self._send(method, path, params, body)
             invalidate = getattr(self.auth, "invalidate", None)
             if answer.status == 401 and callable(invalidate):
                 # The token may have been revoked or expired early: fetch a new one, once.
                 invalidate(answer.headers.get("_sent_token"))
-                answer = self._send(method, path, params)
+                answer = self._send(method, path, params, body)
             if answer.status >= 400 or answer.status < 200:
                 raise error_for_status(
                     answer.status,
@@ -418,7 +438,9 @@ class VasClient:
         finally:
             _deadline.reset(token)
 
-    def _send(self, method: str, path: str, params: dict[str, str] | None) -> _Answer:
+    def _send(
+        self, method: str, path: str, params: dict[str, str] | None, body: bytes | None = None
+    ) -> _Answer:
         left = _remaining()
         remaining = self.deadline if left is None else left
         if remaining <= 0:
@@ -429,6 +451,7 @@ class VasClient:
                 method,
                 self.endpoint + path,
                 params=params,
+                data=body,
                 auth=self.auth,
                 timeout=timeout,
                 allow_redirects=False,

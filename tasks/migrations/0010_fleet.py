@@ -21,20 +21,20 @@ def fill_payload_problems(apps, schema_editor):
 
     TrackedTask = apps.get_model("tasks", "TrackedTask")
     TaskSnapshot = apps.get_model("tasks", "TaskSnapshot")
-    for tracked in TrackedTask.objects.only("pk").iterator():
+    for tracked in TrackedTask.objects.only("pk", "service").iterator():
         newest = (
             TaskSnapshot.objects.filter(task_id=tracked.pk).order_by("-seq").only("payload").first()
         )
         if newest is None:
             continue
-        codes = " ".join(payload_problem_codes(newest.payload))[:500]
+        codes = " ".join(payload_problem_codes(newest.payload, tracked.service))[:500]
         if codes:
             TrackedTask.objects.filter(pk=tracked.pk).update(payload_problems=codes)
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tasks", "0005_stored_message_codes"),
+        ("tasks", "0009_frames"),
     ]
 
     operations = [
