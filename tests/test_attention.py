@@ -4,6 +4,7 @@ dashboard and the project's own page, for members only, in two queries."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -215,3 +216,19 @@ def test_late_means_three_of_the_projects_own_poll_intervals(project):
     assert _kinds(attention_for_projects(projects=[project], now=now)) == {
         "not_polled": ["quarter hour ago"]
     }
+
+
+def test_the_geometry_checks_the_editor_uses_find_crossings_and_duplicate_names():
+    bow_tie = {"data": [[0, 0], [100, 100], [100, 0], [0, 100]], "name": "door"}
+    square = {"data": [[200, 200], [300, 200], [300, 300], [200, 300]], "name": "door"}
+    codes = payload_problem_codes(
+        vas_task(roi=json.dumps({"polygons": [bow_tie, square]})), "c-face-edge"
+    )
+    assert "roi:self_intersecting" in codes and "roi:duplicate_name" in codes
+
+
+def test_a_vehicle_service_reads_at_most_two_lines():
+    lines = [{"data": [[0, i * 10], [100, i * 10]]} for i in range(1, 4)]
+    payload = vas_task(roi=json.dumps({"lines": lines}))
+    assert "roi:too_many_shapes" in payload_problem_codes(payload, "c-vehicle-detection-edge")
+    assert payload_problem_codes(payload, "c-face-edge") == []
