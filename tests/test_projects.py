@@ -253,6 +253,16 @@ def test_a_viewer_cannot_post_admin_actions(client, bob, charlie, project):
     assert client.post(f"/projects/{project.public_id}/delete/").status_code == 403
 
 
+def test_an_outsider_finds_no_member_urls(client, charlie, project):
+    url = f"/projects/{project.public_id}/members/"
+    _login(client, charlie)
+    for action, data in (("add/", {"username": "charlie", "role": "admin"}), ("alice/remove/", {})):
+        assert client.post(url + action, data).status_code == 404
+    assert client.post(url + "alice/role/", {"role": "viewer"}).status_code == 404
+    assert not Membership.objects.filter(user=charlie).exists()
+    assert Membership.objects.get(project=project, user__username="alice").role == Role.ADMIN
+
+
 def test_rotation_moves_every_row_to_the_new_key(settings, project, capsys):
     old_keys = list(settings.PORTAL_CREDENTIALS_KEYS)
     new_key = Fernet.generate_key().decode()
