@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from tasks.models import AuditEvent, CloudProject, Membership, TrackedTask
+from tasks.services.projects import SECRETS_FOLLOW
 
 
 class MembershipInline(admin.TabularInline):
@@ -17,7 +18,15 @@ class CloudProjectAdmin(admin.ModelAdmin):
     search_fields = ["name", "upstream_project_id"]
     # The encrypted columns are editable=False, so no admin form ever holds them; credentials are
     # replaced on the portal's own edit page, through the service that audits it.
-    readonly_fields = ["public_id", "access_key_display", "stored_secrets", "credentials_version"]
+    # Where the secrets go is read-only here too: a move needs the credentials again, which only
+    # the portal's edit page and API ask for (tasks.services.projects.SECRETS_FOLLOW).
+    readonly_fields = [
+        "public_id",
+        "access_key_display",
+        "stored_secrets",
+        "credentials_version",
+        *SECRETS_FOLLOW,
+    ]
     inlines = [MembershipInline]
 
     @admin.display(description="stored secrets")

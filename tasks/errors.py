@@ -812,16 +812,6 @@ entry(
     example={"params": {"current": 8}, "current_snapshot_id": 8},
 )
 entry(
-    "edit_conflict",
-    409,
-    title=gettext_noop("Another change is being applied"),
-    message=gettext_noop(
-        "Another change of this task's ROI is being applied. Reload and try again."
-    ),
-    next_step=gettext_noop("Wait a moment, reload the editor and apply again."),
-    links=("open",),
-)
-entry(
     "invalid_image",
     400,
     title=gettext_noop("Not a usable image"),
@@ -844,3 +834,71 @@ entry(
         "no_field": gettext_noop("Send the image in the multipart field “image”."),
     },
 )
+# --------------------------------------------------------------------------- hardening (issue 18)
+
+entry(
+    "edit_conflict",
+    409,
+    title=gettext_noop("Edited meanwhile"),
+    message=gettext_noop(
+        "Someone else changed this project since you read it. Reload it, check their change "
+        "and make yours again."
+    ),
+    next_step=gettext_noop(
+        "Read the project again (GET), then send your change with the new updated_at."
+    ),
+    # Two admins applying an ROI change to one task at once: the second waits for the first.
+    reasons={
+        "roi_in_progress": gettext_noop(
+            "Another change of this task's ROI is being applied. Reload and try again."
+        ),
+    },
+)
+entry(
+    "otp_required",
+    401,
+    title=gettext_noop("Two-factor code needed"),
+    message=gettext_noop(
+        "This user has two-factor login: send the current code of the authenticator app (or a "
+        "recovery code) as “otp”."
+    ),
+    next_step=gettext_noop("Send the code of your authenticator app in the “otp” field."),
+    reasons={
+        "enrol": gettext_noop(
+            "Your account needs two-factor login: enrol on the portal's “Two-factor login” "
+            "page, then ask for a token with a code."
+        ),
+        "session": gettext_noop("Enter your two-factor code on the portal first."),
+        "session_enrol": gettext_noop(
+            "Your account needs two-factor login: enrol on the portal first."
+        ),
+    },
+)
+entry(
+    "otp_invalid",
+    401,
+    title=gettext_noop("Two-factor code wrong"),
+    message=gettext_noop("The two-factor code is wrong, already used or tried too often."),
+    next_step=gettext_noop(
+        "Send the code your authenticator app shows now (each works once), or a recovery code; "
+        "after several wrong codes wait a little."
+    ),
+)
+
+
+class EditConflict(PortalError):
+    """An edit based on a version of a project that someone else has changed since."""
+
+    code = "edit_conflict"
+
+
+class OtpRequired(PortalError):
+    """Two-factor login: a code is needed (reason "enrol": enrolment comes first)."""
+
+    code = "otp_required"
+
+
+class OtpInvalid(PortalError):
+    """Two-factor login: the code given is wrong, used or throttled."""
+
+    code = "otp_invalid"

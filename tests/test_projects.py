@@ -180,7 +180,13 @@ def test_changing_who_the_portal_is_upstream_bumps_the_credentials_version(alice
     version = project.credentials_version
     project_update(actor=alice, project=project, fields={"description": "lobby"})
     assert project.credentials_version == version
-    project_update(actor=alice, project=project, fields={"upstream_project_id": "other-project"})
+    # The credentials come again with the change (issue 18: they never follow it on their own).
+    project_update(
+        actor=alice,
+        project=project,
+        fields={"upstream_project_id": "other-project"},
+        secrets=SECRETS,
+    )
     assert project.credentials_version == version + 1
 
 

@@ -1,5 +1,7 @@
 """HTML forms. They only collect input: validation that matters lives in the services."""
 
+from datetime import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -27,8 +29,14 @@ class ProjectForm(forms.Form):
 
     def __init__(self, *args, project: CloudProject | None = None, **kwargs):
         initial = {f: getattr(project, f) for f in PLAIN_FIELDS} if project else None
+        if project is not None:
+            # The version this page shows: a save made on an older one is refused, not applied.
+            initial["version"] = project.updated_at.isoformat()
         super().__init__(*args, initial=initial, **kwargs)
         self.project = project
+        self.fields["version"] = forms.CharField(
+            required=False, max_length=64, widget=forms.HiddenInput
+        )
         for name, field in forms.fields_for_model(CloudProject, fields=PLAIN_FIELDS).items():
             self.fields[name] = field
         self.fields["endpoint"].required = False
@@ -64,6 +72,18 @@ class ProjectForm(forms.Form):
 
     def cleared(self) -> set[str]:
         return {f for f in SECRET_LABELS if self.cleaned_data.get(f"clear_{f}")}
+
+    def version(self) -> datetime | None:
+        """The project's `updated_at` when the page was drawn (None if absent or garbled)."""
+        try:
+            return datetime.fromisoformat(self.cleaned_data.get("version") or "")
+        except ValueError:
+            return None
+
+    def refresh_version(self, project: CloudProject) -> None:
+        """After a conflict: the form shows the same input, now based on the current version."""
+        self.data = self.data.copy()
+        self.data["version"] = project.updated_at.isoformat()
 
     def add_service_errors(self, error: ValidationError) -> None:
         for field, messages in error.message_dict.items():
@@ -157,4 +177,23 @@ class TokenCreateForm(forms.Form):
         ],
         coerce=int,
         initial=30,
+    )
+
+
+class TwoFactorCodeForm(forms.Form):
+    """A code from the authenticator app, or one of the recovery codes."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "class": "mono",
+                "spellcheck": "false",
+            }
+        ),
+        help_text=_("The 6 digits your authenticator app shows now, or a recovery code."),
     )

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from tasks.web.views import fleet, projects, task_actions, task_pages, tokens
+from tasks.web.views import account, fleet, projects, task_actions, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
@@ -46,6 +46,9 @@ urlpatterns = [
     path(TASK + "roi/frame/", task_actions.task_frame_form, name="task_frame_form"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
     path("account/tokens/<str:digest>/revoke/", tokens.token_revoke_view, name="token_revoke"),
+    path("account/sign-out-everywhere/", tokens.sign_out_everywhere, name="sign_out_everywhere"),
+    path("account/two-factor/", account.two_factor, name="two_factor"),
+    path("account/two-factor/verify/", account.two_factor_verify, name="two_factor_verify"),
     path("projects/<uuid:project>/attention/", fleet.project_attention, name="project_attention"),
     path("projects/<uuid:project>/badges/rotate/", fleet.badge_rotate, name="badge_rotate"),
     re_path(BADGE + r"project\.(?P<fmt>svg|json)$", fleet.project_badge, name="project_badge"),
