@@ -37,7 +37,7 @@ PROJECTS_PAGE = 50
 PROBLEMS_PAGE = 25
 TASKS_PAGE = 25
 EVENTS = 20
-ATTENTION_LISTED = 20
+ATTENTION_LISTED = 10
 #: Problems in one API answer (the oldest first); `problems_count` says how many there are.
 API_PROBLEMS = 50
 #: Display order of states: the API's own order (tasks.vas.parsing.STATES), unknown ones last.
