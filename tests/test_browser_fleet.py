@@ -185,3 +185,21 @@ def test_the_dashboard_in_chinese_and_a_project_without_watched_tasks(
     assert "仪表盘" in text and "还没有已关注的作业" in text
     session.screenshot("dashboard-empty-zh")
     session.assert_clean()
+
+
+def test_the_project_page_shows_its_badge_and_findings(session_for, alice, sim_project):
+    make_task(
+        sim_project,
+        [("ABNORMAL", datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC))],
+        payload_extra={"output": {"webhook": {"url": "http://hooks.example.com/x"}}},
+        name="plain hook",
+    )
+    session = session_for(alice, viewport=WIDE)
+    page = session.page
+    session.open(f"/projects/{sim_project.public_id}/")
+    page.wait_for_function("() => document.getElementById('project-badge').complete")
+    assert page.evaluate("document.getElementById('project-badge').naturalWidth") > 40
+    assert "plain hook" in page.locator("#attention").inner_text()
+    page.locator("#badges").scroll_into_view_if_needed()
+    session.screenshot("project-badges", "#badges")
+    session.assert_clean()
