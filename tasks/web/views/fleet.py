@@ -20,6 +20,7 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from tasks.access import get_admin_project_for_user, get_project_for_user
+from tasks.caching.read import CacheRead
 from tasks.models import CloudProject, Role, TrackedTask
 from tasks.services import badges
 from tasks.services.attention import attention_for_projects
@@ -243,29 +244,45 @@ def health_context(project: CloudProject, service: str, task_id: str) -> dict[st
 HEALTH_TTL = 60
 
 
+def health_cache_key(public_id, service: str, task_id: str, language: str) -> str:
+    """Where a task's rendered health section is kept: known from the URL alone, so the detail
+    page reads it in its one cache read (tasks.web.views.task_pages._detail_cache_read)."""
+    return f"health:{public_id}:{service}:{task_id}:{language}"
+
+
 def health_section_html(
-    project: CloudProject, service: str, task_id: str, meta: dict[str, Any]
+    project: CloudProject,
+    service: str,
+    task_id: str,
+    meta: dict[str, Any],
+    cached: CacheRead | None = None,
 ) -> SafeString:
     """The detail page's health section, rendered once per version, sighting, language and
-    HEALTH_TTL: a warm detail page stays free of SQL ("" for a task the portal never stored)."""
-    language = translation.get_language()
-    key = (
-        f"health:{project.public_id}:{service}:{task_id}:{meta.get('snapshot_id')}:"
-        f"{meta.get('fetched_at')}:{meta.get('source')}:{language}"
-    )
-    html = cache.get(key)
-    if html is None:
-        health = health_context(project, service, task_id)
-        html = render_to_string("tasks/_health.html", {"health": health}) if health else ""
-        cache.set(key, html, HEALTH_TTL)
+    HEALTH_TTL: a warm detail page stays free of SQL and of extra cache round trips ("" for a
+    task the portal never stored)."""
+    key = health_cache_key(project.public_id, service, task_id, translation.get_language())
+    # The version and sighting the section was drawn for: a new one draws it again.
+    stamp = f"{meta.get('snapshot_id')}:{meta.get('fetched_at')}:{meta.get('source')}"
+    entry = cached.get(key) if cached is not None and key in cached.asked else cache.get(key)
+    if isinstance(entry, dict) and entry.get("stamp") == stamp:
+        return mark_safe(entry["html"])  # noqa: S308 - rendered below by our own template
+    health = health_context(project, service, task_id)
+    html = render_to_string("tasks/_health.html", {"health": health}) if health else ""
+    cache.set(key, {"stamp": stamp, "html": html}, HEALTH_TTL)
     return mark_safe(html)  # noqa: S308 - our own template rendered it, escaping every value
 
 
 def detail_extras(
-    request: HttpRequest, project: CloudProject, service: str, task_id: str, meta: dict[str, Any]
+    request: HttpRequest,
+    project: CloudProject,
+    service: str,
+    task_id: str,
+    meta: dict[str, Any],
+    cached: CacheRead | None = None,
 ) -> dict[str, Any]:
     """What the fleet adds to a task's detail page: its health, and its badge URLs for admins."""
-    extras: dict[str, Any] = {"health_html": health_section_html(project, service, task_id, meta)}
+    html = health_section_html(project, service, task_id, meta, cached)
+    extras: dict[str, Any] = {"health_html": html}
     if extras["health_html"] and project.role == Role.ADMIN:
         extras["badge_urls"] = badge_urls(request, project, service=service, task_id=task_id)
     return extras

@@ -299,6 +299,7 @@ def _detail_cache_read(request: HttpRequest, public_id, service: str, task_id: s
             task_key,
             body_cache_key(task_key, translation.get_language()),
             memo.watched_epoch_key(public_id, service, task_id),
+            fleet.health_cache_key(public_id, service, task_id, translation.get_language()),
         ]
     read = cache_read(keys)
     request.user = memo.session_user(request, cached=read)
@@ -385,7 +386,7 @@ def task_detail(request: HttpRequest, project, service: str, task_id: str) -> Ht
         latest_snapshot_id=latest_id,
         cached=cached,
     )
-    context.update(fleet.detail_extras(request, project, service, task_id, result.meta))
+    context.update(fleet.detail_extras(request, project, service, task_id, result.meta, cached))
     return render(request, "tasks/task_detail.html", context)
 
 
