@@ -41,6 +41,8 @@ from .parsing import redact_task
 
 #: Largest upstream body accepted, counted after decompression.
 MAX_BODY_BYTES = 2 * 1024 * 1024
+#: A page of the task list holds up to 1,000 whole task documents: its own, larger cap.
+MAX_LIST_BODY_BYTES = 32 * 1024 * 1024
 #: Deepest nesting accepted in an upstream document (a task is a handful of levels deep).
 MAX_JSON_DEPTH = 100
 #: Error bodies are only needed for their code and message.
@@ -311,7 +313,9 @@ class VasClient:
             "order": order,
         }
         query = {k: str(v) for k, v in params.items() if v is not None and v != ""}
-        answer = self._call("GET", self._service_path(service) + "/tasks", params=query)
+        answer = self._call(
+            "GET", self._service_path(service) + "/tasks", params=query, cap=MAX_LIST_BODY_BYTES
+        )
         doc = self._json(answer)
         count, tasks = doc.get("count"), doc.get("tasks")
         if (
@@ -415,16 +419,17 @@ class VasClient:
         *,
         params: dict[str, str] | None = None,
         body: bytes | None = None,
+        cap: int = MAX_BODY_BYTES,
     ) -> _Answer:
         token = _deadline.set(time.monotonic() + self.deadline)
         try:
             self._guard()
-            answer = self._send(method, path, params, body)
+            answer = self._send(method, path, params, body, cap)
             invalidate = getattr(self.auth, "invalidate", None)
             if answer.status == 401 and callable(invalidate):
                 # The token may have been revoked or expired early: fetch a new one, once.
                 invalidate(answer.headers.get("_sent_token"))
-                answer = self._send(method, path, params, body)
+                answer = self._send(method, path, params, body, cap)
             if answer.status >= 400 or answer.status < 200:
                 raise error_for_status(
                     answer.status,
@@ -439,7 +444,12 @@ class VasClient:
             _deadline.reset(token)
 
     def _send(
-        self, method: str, path: str, params: dict[str, str] | None, body: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        body: bytes | None = None,
+        success_cap: int = MAX_BODY_BYTES,
     ) -> _Answer:
         left = _remaining()
         remaining = self.deadline if left is None else left
@@ -480,7 +490,7 @@ class VasClient:
                     status=status,
                     request_id=request_id,
                 )
-            cap = MAX_BODY_BYTES if 200 <= status < 300 else MAX_ERROR_BODY_BYTES
+            cap = success_cap if 200 <= status < 300 else MAX_ERROR_BODY_BYTES
             body = self._read_body(resp, cap, status, request_id)
         headers = requests.structures.CaseInsensitiveDict(resp.headers)
         if sent_token:
@@ -497,7 +507,7 @@ class VasClient:
         """Read at most ``cap`` decoded bytes, enforcing the deadline between socket reads."""
         too_big = UpstreamInvalidResponse(
             "too_large",
-            params={"max_mib": MAX_BODY_BYTES // (1024 * 1024)},
+            params={"max_mib": max(cap, MAX_BODY_BYTES) // (1024 * 1024)},
             status=status,
             request_id=request_id,
         )

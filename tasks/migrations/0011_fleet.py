@@ -1,5 +1,5 @@
-"""The fleet view: badge keys, each task's payload problems, and the indexes health and the
-dashboard read through."""
+"""The fleet view: badge keys, each task's payload problems, and the indexes health, needs
+attention and the dashboard read through."""
 
 import secrets
 
@@ -34,7 +34,7 @@ def fill_payload_problems(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tasks", "0009_frames"),
+        ("tasks", "0010_monitor"),
     ]
 
     operations = [
@@ -71,6 +71,14 @@ class Migration(migrations.Migration):
                 condition=models.Q(("payload_problems", ""), _negated=True),
                 fields=["project"],
                 name="tracked_payload_problems",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="trackedtask",
+            index=models.Index(
+                condition=models.Q(("muted_until__isnull", False)),
+                fields=["project", "muted_until"],
+                name="tracked_muted",
             ),
         ),
         migrations.AddIndex(
