@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.models import TaskSnapshot, TrackedTask
+from tasks.models import PollSchedule, TaskEvent, TaskSnapshot, TrackedTask
 from tasks.services.health import health_from_versions, max_gap_for
 from tests import test_browser_tasks
 from tests.fleet_fixtures import make_projects, make_task
@@ -144,6 +144,29 @@ def _fleet(admin, projects: int, tasks_per_project: int) -> None:
                 )
             )
         TrackedTask.objects.bulk_create(rows)
+        # The worker's view: every project polled a minute ago, Site 001's upstream failing.
+        PollSchedule.objects.create(
+            project=project,
+            service=FACE,
+            next_poll_at=now,
+            last_poll_at=now - timedelta(minutes=1),
+            last_success_at=now - timedelta(minutes=1 if p != 1 else 40),
+            failing_since=now - timedelta(minutes=35) if p == 1 else None,
+            failing_code="upstream_timeout" if p == 1 else "",
+        )
+        if p in (2, 3):
+            TaskEvent.objects.create(
+                project=project,
+                service=FACE,
+                task_id=rows[3].task_id,
+                task_name=rows[3].name,
+                kind="state_changed",
+                severity="problem",
+                from_state="RUNNING",
+                to_state=rows[3].state,
+                seen_at=now - timedelta(minutes=p),
+                dedupe_key=f"browser-{p}",
+            )
 
 
 def test_the_dashboard_stays_readable_at_50_projects_of_200_tasks(session_for, alice):
@@ -160,7 +183,15 @@ def test_the_dashboard_stays_readable_at_50_projects_of_200_tasks(session_for, a
     assert page.locator("tr.project-row").last.inner_text().startswith("Simulated")
     assert page.locator('#projects a[rel="next"]').count() == 1
     session.screenshot("dashboard-50x200")
-    for part in ("totals", "attention", "projects"):  # viewport-sized views, easier to read
+    assert page.locator("tr.event-row").count() == 2
+    failing = page.locator('tr.project-row:has-text("Site 001")')
+    assert "failing" in failing.inner_text()
+    for part in (
+        "totals",
+        "attention",
+        "projects",
+        "events",
+    ):  # viewport-sized views, easier to read
         page.locator(f"#{part}").scroll_into_view_if_needed()
         page.evaluate(f"document.getElementById('{part}').scrollIntoView()")
         page.screenshot(path=str(SCREENSHOTS / f"dashboard-50x200-{part}.png"))
