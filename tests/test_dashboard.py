@@ -11,7 +11,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.fleet_fixtures import make_projects, make_task, steady
 
 pytestmark = pytest.mark.django_db

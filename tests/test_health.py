@@ -13,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 
 from tasks.models import TaskSnapshot
 from tasks.services.health import health_from_versions, max_gap_for, task_health_get
-from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.fleet_fixtures import make_task
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
