@@ -64,6 +64,8 @@ ENDPOINTS = [
     ("frame-delete", "delete", TASK + "frame/", None, 204, "admin"),
     ("snapshots", "get", TASK + "snapshots/", None, 200, "member"),
     ("snapshot", "get", TASK + "snapshots/{snapshot}/", None, 200, "member"),
+    ("health", "get", TASK + "health/?days=7", None, 200, "member"),
+    ("dashboard", "get", "/api/v1/dashboard/", None, 200, "anyone"),
     ("vias-list", "get", "/api/v1/projects/{project}/vias/tasks/", None, 200, "member"),
     ("vias-task", "get", VIAS_TASK, None, 200, "member"),
     ("vias-task-refresh", "get", VIAS_TASK + "?refresh=true", None, 200, "member"),
@@ -79,6 +81,7 @@ ENDPOINTS = [
     ("vias-frame-delete", "delete", VIAS_TASK + "frame/", None, 204, "admin"),
     ("vias-mute", "put", VIAS_TASK + "mute/", "mute", 200, "admin"),
     ("vias-unmute", "delete", VIAS_TASK + "mute/", None, 204, "admin"),
+    ("vias-health", "get", VIAS_TASK + "health/?days=7", None, 200, "member"),
 ]
 
 EXPECTED = {

@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import tasks.converters  # noqa: F401 - registers <vas_service:…>
-from tasks.api import monitor, views
+from tasks.api import fleet, monitor, views
 from tasks.vas import VIAS_SERVICE
 
 TASK = "v1/projects/<uuid:project>/services/<vas_service:service>/tasks/<str:task_id>/"
@@ -26,6 +26,14 @@ urlpatterns = [
         views.SnapshotDetailView.as_view(),
         name="api-snapshot",
     ),
+    path(TASK + "health/", fleet.TaskHealthView.as_view(), name="api-task-health"),
+    path(
+        "v1/projects/<uuid:project>/vias/tasks/<str:task_id>/health/",
+        fleet.TaskHealthView.as_view(),
+        {"service": "vias"},
+        name="api-vias-task-health",
+    ),
+    path("v1/dashboard/", fleet.DashboardView.as_view(), name="api-dashboard"),
     path(TASK + "mute/", monitor.TaskMuteView.as_view(), name="api-task-mute"),
     # VIAS: the same views and names below VIAS_TASK, with service="vias".
     path(VIAS_TASK, views.TaskDetailView.as_view(), VIAS, name="api-task"),
