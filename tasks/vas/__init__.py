@@ -21,6 +21,7 @@ from .errors import (
     VasError,
 )
 from .parsing import KNOWN_SERVICES, SERVICE_CONFIG_KEYS, STATES, TaskView, redact_task
+from .transport import AddressPolicy, Answer, Transport, guarded_session
 
 __all__ = [
     "KNOWN_SERVICES",
@@ -28,7 +29,9 @@ __all__ = [
     "REGIONS",
     "SERVICE_CONFIG_KEYS",
     "STATES",
+    "AddressPolicy",
     "AkSkAuth",
+    "Answer",
     "CheckResult",
     "EndpointNotAllowed",
     "Fetched",
@@ -37,6 +40,7 @@ __all__ = [
     "TaskNotFound",
     "TaskPage",
     "TaskView",
+    "Transport",
     "UpstreamAuthFailed",
     "UpstreamBadRequest",
     "UpstreamForbidden",
@@ -48,6 +52,7 @@ __all__ = [
     "canonical_request",
     "default_iam_endpoint",
     "default_vas_endpoint",
+    "guarded_session",
     "is_loopback_host",
     "redact_task",
     "sign",

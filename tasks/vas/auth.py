@@ -18,13 +18,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 import requests
 from requests.auth import AuthBase
 
-from .errors import (
-    UpstreamAuthFailed,
-    UpstreamInvalidResponse,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    error_for_status,
-)
+from .errors import UpstreamAuthFailed, UpstreamInvalidResponse, VasError, error_for_status
+from .transport import AddressPolicy, Transport, parse_json
 
 ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -37,6 +32,8 @@ UNSIGNED_HEADERS = frozenset({"accept", "accept-encoding", "connection", "conten
 
 #: Refresh an IAM token this long before it expires.
 TOKEN_REFRESH_MARGIN = 300.0
+#: An IAM token answer without the catalogue is a few KiB; anything near this is not IAM.
+IAM_MAX_BODY_BYTES = 256 * 1024
 
 
 def _encode(value: str) -> str:
@@ -217,6 +214,11 @@ class IamPasswordAuth(AuthBase):
 
     Thread-safe: when many threads need a token at once, exactly one calls IAM (lock + double
     check). ``invalidate(token)`` drops a token the VAS refused so the next call fetches anew.
+
+    IAM is called through the same :class:`~tasks.vas.transport.Transport` as the VAS: the
+    address guard (``allowed_hosts``, checked at connect time), the size caps, the deadline and
+    retries (the token request is safe to repeat). Inside a VAS call, the VAS call's deadline
+    bounds the token request too.
     """
 
     def __init__(
@@ -227,8 +229,10 @@ class IamPasswordAuth(AuthBase):
         user: str,
         password: str,
         project_id: str,
+        allowed_hosts: list[str] | tuple[str, ...] | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (3, 10),
+        deadline: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.iam_endpoint = iam_endpoint.rstrip("/")
@@ -236,8 +240,19 @@ class IamPasswordAuth(AuthBase):
         self.user = user
         self._password = password
         self.project_id = project_id
-        self._session = session or requests.Session()
-        self.timeout = timeout
+        # None switches the address guard off: tests and benchmarks against a local server.
+        policy = None if allowed_hosts is None else AddressPolicy.from_hosts(allowed_hosts)
+        self.transport = Transport(
+            policy=policy,
+            peer="IAM",
+            timeout=timeout,
+            deadline=deadline,
+            max_body=IAM_MAX_BODY_BYTES,
+            retry_methods=("POST",),
+            session=session,
+            session_key=self.iam_endpoint,
+        )
+        self.timeout = self.transport.timeout
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -286,49 +301,46 @@ class IamPasswordAuth(AuthBase):
         }
         url = f"{self.iam_endpoint}/v3/auth/tokens?nocatalog=true"
         try:
-            resp = self._session.post(
+            answer = self.transport.request(
+                "POST",
                 url,
                 json=body,
                 headers={"Content-Type": "application/json;charset=utf8"},
-                timeout=self.timeout,
-                allow_redirects=False,
+                what="the token request",
             )
-        except requests.Timeout:
-            raise UpstreamTimeout("IAM did not answer in time when asked for a token.") from None
-        except requests.RequestException:
-            raise UpstreamUnavailable(
-                "IAM could not be reached to obtain a token. Check the IAM endpoint, then retry."
-            ) from None
-        request_id = resp.headers.get("X-Request-Id")
-        if resp.status_code in (400, 401, 403):
-            err = error_for_status(resp.status_code, resp.content[:4096], request_id=request_id)
+        except VasError as exc:
+            raise exc.scrub(self.secrets()) from None
+        status, request_id = answer.status, answer.request_id
+        if status in (400, 401, 403):
+            err = error_for_status(status, answer.body[:4096], request_id=request_id)
             raise UpstreamAuthFailed(
                 "IAM refused the project's domain, user name or password. Ask a project admin to "
                 "check the credentials.",
-                status=resp.status_code,
+                status=status,
                 error_code=err.error_code,
                 error_msg=err.error_msg,
                 request_id=request_id,
             ).scrub(self.secrets())
-        if resp.status_code not in (200, 201):
+        if status not in (200, 201):
             raise error_for_status(
-                resp.status_code,
-                resp.content[:4096],
+                status,
+                answer.body[:4096],
                 request_id=request_id,
+                retry_after=None,
                 what="the IAM token request",
             ).scrub(self.secrets())
-        token = resp.headers.get("X-Subject-Token")
+        token = answer.headers.get("X-Subject-Token")
         expires = self._clock() + 3600.0  # conservative if IAM omits expires_at
         try:
-            data: Any = resp.json()
+            data: Any = parse_json(answer.body)
             raw = data["token"]["expires_at"]
             expires = datetime.fromisoformat(str(raw).replace("Z", "+00:00")).timestamp()
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             pass
         if not token:
             raise UpstreamInvalidResponse(
                 "IAM answered without an X-Subject-Token header. Check the IAM endpoint.",
-                status=resp.status_code,
+                status=status,
                 request_id=request_id,
             )
         return token, expires

@@ -1,0 +1,323 @@
+"""The one outbound transport: the address policy, the connect-time guard, and IAM held to the
+same caps, deadline and retries as the VAS (mocked with ``responses`` and against the live
+simulator over a socket)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+
+import pytest
+import responses
+
+from tasks.vas import (
+    AddressPolicy,
+    AkSkAuth,
+    EndpointNotAllowed,
+    IamPasswordAuth,
+    Transport,
+    UpstreamAuthFailed,
+    UpstreamInvalidResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    VasClient,
+    guarded_session,
+)
+from tasks.vas.auth import IAM_MAX_BODY_BYTES
+from tests.vas_fixtures import *  # noqa: F403 - the simulator fixtures
+from vassim.simulator import (
+    DEFAULT_AK,
+    DEFAULT_IAM_DOMAIN,
+    DEFAULT_IAM_PASSWORD,
+    DEFAULT_IAM_USER,
+    DEFAULT_PROJECT_ID,
+    DEFAULT_SK,
+    TASK_A_ID,
+)
+
+SVC = "c-face-edge"
+TASK_PATH = f"/v2/{DEFAULT_PROJECT_ID}/services/{SVC}/tasks/{TASK_A_ID}"
+IAM_PATH = "/v3/auth/tokens"
+MIB = 1024 * 1024
+
+
+# ---------------------------------------------------------------------------- the policy
+
+UPSTREAM = AddressPolicy(allowed_hosts=(".myhuaweicloud.com", "127.0.0.1", "localhost"))
+
+
+@pytest.mark.parametrize(
+    ("host", "address", "allowed"),
+    [
+        ("iva.cn-north-4.myhuaweicloud.com", "121.36.0.1", True),
+        ("iva.cn-north-4.myhuaweicloud.com", "127.0.0.1", False),
+        ("iva.cn-north-4.myhuaweicloud.com", "10.0.0.8", False),
+        ("iva.cn-north-4.myhuaweicloud.com", "100.64.0.1", False),  # carrier-grade NAT
+        ("iva.cn-north-4.myhuaweicloud.com", "::ffff:127.0.0.1", False),  # mapped loopback
+        ("iva.cn-north-4.myhuaweicloud.com", "64:ff9b::a9fe:a9fe", False),  # NAT64 metadata
+        ("iva.cn-north-4.myhuaweicloud.com", "2002:7f00:1::", False),  # 6to4 loopback
+        ("iva.cn-north-4.myhuaweicloud.com", "224.0.0.1", False),
+        ("127.0.0.1", "127.0.0.1", True),
+        ("localhost", "::1", True),
+        ("localhost", "10.0.0.8", False),
+    ],
+)
+def test_the_policy_lets_only_public_addresses_or_listed_literals_through(host, address, allowed):
+    assert UPSTREAM.address_allowed(host, ipaddress.ip_address(address)) is allowed
+
+
+def test_a_public_name_listed_exactly_still_never_reaches_a_private_address():
+    policy = AddressPolicy(allowed_hosts=("iva.cn-north-4.myhuaweicloud.com",))
+    assert not policy.address_allowed(
+        "iva.cn-north-4.myhuaweicloud.com", ipaddress.ip_address("127.0.0.1")
+    )
+
+
+def test_the_metadata_address_is_refused_even_when_listed():
+    policy = AddressPolicy(allowed_hosts=("169.254.169.254",))
+    with pytest.raises(EndpointNotAllowed):
+        policy.check_address("169.254.169.254", "169.254.169.254")
+
+
+def test_a_listed_private_literal_may_be_called():
+    policy = AddressPolicy(allowed_hosts=("10.0.0.8",))
+    policy.check_address("10.0.0.8", "10.0.0.8")
+    with pytest.raises(EndpointNotAllowed):
+        policy.check_address("10.0.0.8", "10.0.0.9")
+
+
+def test_a_notification_policy_takes_any_public_host_but_no_private_address():
+    policy = AddressPolicy(any_public_host=True, setting="PORTAL_NOTIFY_ALLOWED_HOSTS")
+    policy.check_url("https://hooks.example.com/abc")
+    policy.check_address("hooks.example.com", "93.184.216.34")
+    with pytest.raises(EndpointNotAllowed):
+        policy.check_address("hooks.example.com", "192.168.1.10")
+    with pytest.raises(EndpointNotAllowed):
+        policy.check_url("ftp://hooks.example.com/abc")
+
+
+def test_a_host_off_the_list_names_the_setting():
+    policy = AddressPolicy(allowed_hosts=(".example.org",), setting="PORTAL_NOTIFY_ALLOWED_HOSTS")
+    with pytest.raises(EndpointNotAllowed) as info:
+        policy.check_url("https://evil.example.com/hook")
+    assert "PORTAL_NOTIFY_ALLOWED_HOSTS" in info.value.message
+
+
+# ---------------------------------------------------------------- the guard at connect time
+
+
+@pytest.fixture
+def connects(monkeypatch) -> list[object]:
+    """Every address a socket connects to (the real connect still runs)."""
+    seen: list[object] = []
+    real = socket.socket.connect
+
+    def connect(self: socket.socket, address: object) -> None:
+        seen.append(address)
+        real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return seen
+
+
+def _resolve_to(monkeypatch, address: str) -> None:
+    def getaddrinfo(host, port, *args, **kwargs):
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_a_refused_address_is_never_connected_to(monkeypatch, connects):
+    _resolve_to(monkeypatch, "10.1.2.3")
+    client = VasClient(
+        endpoint="https://iva.cn-north-4.myhuaweicloud.com",
+        project_id="p1",
+        auth=AkSkAuth("AKAKAKAKAKAK", "SKSKSKSKSKSK"),
+        allowed_hosts=[".myhuaweicloud.com"],
+    )
+    with pytest.raises(EndpointNotAllowed):
+        client.show_task(SVC, "a" * 32)
+    assert connects == []
+
+
+def test_the_guarded_session_calls_an_allowed_loopback_address(simulator_server, connects):
+    session = guarded_session(AddressPolicy(allowed_hosts=("127.0.0.1",)))
+    answer = session.get(f"{simulator_server.url}/v2/x/services/{SVC}/tasks", timeout=3)
+    assert answer.status_code == 401  # reached the simulator, which wants a signature
+    assert connects and all(address[0] == "127.0.0.1" for address in connects)
+
+
+def test_the_guarded_session_refuses_loopback_for_a_notification_policy(simulator_server):
+    session = guarded_session(AddressPolicy(any_public_host=True))
+    with pytest.raises(EndpointNotAllowed):
+        session.post(f"{simulator_server.url}/hook", json={}, timeout=3)
+    assert simulator_server.simulator.count() == 0
+
+
+def test_the_guarded_session_does_not_follow_redirects(simulator, simulator_server):
+    simulator.set_fault(TASK_A_ID, "redirect")
+    session = guarded_session(AddressPolicy(allowed_hosts=("127.0.0.1",)))
+    answer = session.get(simulator_server.url + TASK_PATH, timeout=3)
+    assert answer.status_code == 302 and "169.254.169.254" in answer.headers["Location"]
+
+
+def test_a_transport_answers_any_status_within_its_caps(simulator_server):
+    transport = Transport(
+        policy=AddressPolicy(allowed_hosts=("127.0.0.1",)), peer="the notification target"
+    )
+    answer = transport.request("POST", f"{simulator_server.url}/hook", json={"a": 1})
+    assert answer.status == 404 and b"APIGW.0101" in answer.body
+
+
+# ------------------------------------------------------------------ IAM, mocked (responses)
+
+IAM = "https://iam.cn-north-4.myhuaweicloud.com"
+
+
+def _iam(endpoint: str, **kwargs) -> IamPasswordAuth:
+    options = {
+        "iam_endpoint": endpoint,
+        "domain": DEFAULT_IAM_DOMAIN,
+        "user": DEFAULT_IAM_USER,
+        "password": DEFAULT_IAM_PASSWORD,
+        "project_id": DEFAULT_PROJECT_ID,
+        "allowed_hosts": [".myhuaweicloud.com", "127.0.0.1"],
+        "timeout": (1.0, 1.0),
+    }
+    options.update(kwargs)
+    return IamPasswordAuth(**options)
+
+
+@responses.activate
+def test_iam_off_the_allowed_list_is_refused_before_anything_is_sent():
+    auth = _iam("https://iam.attacker.example", allowed_hosts=[".myhuaweicloud.com"])
+    with pytest.raises(EndpointNotAllowed):
+        auth.get_token()
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_an_iam_answer_over_the_cap_is_refused():
+    responses.post(
+        f"{IAM}/v3/auth/tokens",
+        status=201,
+        headers={"X-Subject-Token": "T"},
+        body=b'{"token": {"pad": "' + b"x" * (IAM_MAX_BODY_BYTES + 10) + b'"}}',
+    )
+    with pytest.raises(UpstreamInvalidResponse) as info:
+        _iam(IAM).get_token()
+    assert "KiB" in info.value.message
+
+
+@responses.activate
+def test_a_huge_iam_error_body_is_cut_and_never_echoes_the_password():
+    body = (f'{{"error": {{"message": "bad {DEFAULT_IAM_PASSWORD}"}}, "pad": "').encode()
+    responses.post(f"{IAM}/v3/auth/tokens", status=401, body=body + b"y" * (4 * MIB) + b'"}')
+    with pytest.raises(UpstreamAuthFailed) as info:
+        _iam(IAM).get_token()
+    assert DEFAULT_IAM_PASSWORD not in str(info.value) + str(info.value.error_msg)
+
+
+# ------------------------------------------------------------ IAM against the live simulator
+
+
+@pytest.fixture
+def bounded() -> Iterator[Callable[[], tuple[float, int]]]:
+    """Measures a block's time and peak Python memory: ``elapsed, peak = done()``."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    started = time.monotonic()
+
+    def done() -> tuple[float, int]:
+        return time.monotonic() - started, tracemalloc.get_traced_memory()[1]
+
+    yield done
+    tracemalloc.stop()
+
+
+def _iam_client(vas_client, simulator_server, **iam_kwargs) -> VasClient:
+    return vas_client(auth=_iam(simulator_server.url, **iam_kwargs), timeout=(1.0, 1.0))
+
+
+def test_a_gzip_bomb_from_iam_is_refused_in_bounded_memory(
+    simulator, simulator_server, vas_client, bounded
+):
+    simulator.set_fault("iam", "gzip_bomb")
+    with pytest.raises(UpstreamInvalidResponse):
+        _iam_client(vas_client, simulator_server).show_task(SVC, TASK_A_ID)
+    elapsed, peak = bounded()
+    assert elapsed < 2.0 and peak < 8 * MIB
+    assert simulator.count(IAM_PATH) == 1 and simulator.count(TASK_PATH) == 0
+
+
+def test_a_huge_iam_error_body_costs_neither_memory_nor_time(
+    simulator, simulator_server, vas_client, bounded
+):
+    simulator.set_fault("iam", "huge_error")  # a 500 with 200 MiB of body, every time
+    with pytest.raises(UpstreamUnavailable) as info:
+        _iam_client(vas_client, simulator_server).show_task(SVC, TASK_A_ID)
+    elapsed, peak = bounded()
+    assert info.value.status == 500
+    assert elapsed < 3.0 and peak < 8 * MIB
+    assert simulator.count(IAM_PATH) == 3  # retried twice, like a VAS GET, never drained
+
+
+def test_a_trickling_iam_answer_ends_at_the_deadline(simulator, simulator_server, vas_client):
+    simulator.set_fault("iam", "trickle", seconds=0.05)
+    client = vas_client(auth=_iam(simulator_server.url, deadline=0.8), timeout=(1.0, 0.5))
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        client.show_task(SVC, TASK_A_ID)
+    assert time.monotonic() - started < 1.5
+    assert simulator.count(TASK_PATH) == 0
+
+
+def test_a_slow_iam_is_bounded_by_the_vas_calls_deadline(simulator, simulator_server, vas_client):
+    simulator.set_fault("iam", "delay", seconds=3.0, times=1)
+    client = vas_client(auth=_iam(simulator_server.url, timeout=(1.0, 5.0)), deadline=0.7)
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        client.show_task(SVC, TASK_A_ID)
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_failing_iam_is_retried_like_a_vas_read(simulator, simulator_server, vas_client):
+    simulator.set_fault("iam", "503", times=1)
+    auth = _iam(simulator_server.url)
+    assert vas_client(auth=auth).show_task(SVC, TASK_A_ID).payload["id"] == TASK_A_ID
+    assert simulator.count(IAM_PATH) == 2 and auth.fetch_count == 1
+
+
+def test_iam_at_an_unlisted_loopback_address_is_refused(simulator, simulator_server, vas_client):
+    # A project admin (or the Django admin) saved a loopback IAM endpoint that is not listed.
+    auth = _iam(simulator_server.url, allowed_hosts=[".myhuaweicloud.com"])
+    with pytest.raises(EndpointNotAllowed):
+        vas_client(auth=auth).show_task(SVC, TASK_A_ID)
+    assert simulator.count(IAM_PATH) == 0
+
+
+# ----------------------------------------------------------------- VAS error bodies, live
+
+
+def test_a_huge_vas_error_body_costs_neither_memory_nor_time(simulator, vas_client, bounded):
+    simulator.set_fault(TASK_A_ID, "huge_error")
+    with pytest.raises(UpstreamUnavailable) as info:
+        vas_client().show_task(SVC, TASK_A_ID)
+    elapsed, peak = bounded()
+    assert info.value.status == 500
+    assert elapsed < 3.0 and peak < 8 * MIB
+    assert simulator.count(TASK_PATH) == 3
+
+
+def test_the_aksk_client_still_signs_through_the_guarded_transport(simulator_server):
+    client = VasClient(
+        endpoint=simulator_server.url,
+        project_id=DEFAULT_PROJECT_ID,
+        auth=AkSkAuth(DEFAULT_AK, DEFAULT_SK, project_id=DEFAULT_PROJECT_ID),
+        allowed_hosts=["127.0.0.1"],
+    )
+    assert client.show_task(SVC, TASK_A_ID).payload["id"] == TASK_A_ID
