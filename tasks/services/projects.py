@@ -1,5 +1,6 @@
 """Use cases that change projects and their credentials."""
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -193,3 +194,11 @@ def project_check(*, project: CloudProject) -> CloudProject:
     project.last_check_at = timezone.now()
     project.save(update_fields=["last_check_ok", "last_check_message", "last_check_at"])
     return project
+
+
+def project_validate(*, project: CloudProject | None, fields: Mapping[str, Any]) -> None:
+    """The checks `project_create` (project None) or `project_update` make of `fields`, without
+    saving anything: for forms that must show errors before they save (the Django admin).
+    Raises ValidationError by field."""
+    candidate = CloudProject() if project is None else copy.copy(project)
+    _apply(candidate, fields, {}, clear=())

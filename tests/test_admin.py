@@ -1,0 +1,161 @@
+"""The Django admin changes projects through the same service and rules as the pages and the API,
+and every outbound call is guarded at call time, whatever saved the address."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tasks.models import AuditEvent, AuthType, CloudProject
+from tasks.services.projects import project_check
+from vassim.simulator import DEFAULT_IAM_DOMAIN, DEFAULT_IAM_PASSWORD, DEFAULT_IAM_USER
+
+CHANGE = "/admin/tasks/cloudproject/{pk}/change/"
+ADD = "/admin/tasks/cloudproject/add/"
+
+
+def _form(project: CloudProject | None = None, **overrides: str) -> dict[str, str]:
+    """The admin's change (or add) form as a browser would post it, with ``overrides``."""
+    data = {
+        "name": "Parking cameras",
+        "description": "",
+        "region": "cn-north-4",
+        "upstream_project_id": "0123456789abcdef0123456789abcdef",
+        "endpoint": "",
+        "iam_endpoint": "",
+        "default_service": "c-face-edge",
+        "cache_ttl": "30",
+        "auth_type": "aksk",
+        "iam_domain": "",
+        "iam_user": "",
+        "token_expires_at_0": "",
+        "token_expires_at_1": "",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    if project is not None:
+        for field in ("name", "region", "upstream_project_id", "endpoint", "iam_endpoint"):
+            data[field] = str(getattr(project, field))
+        data["auth_type"] = project.auth_type
+        data["cache_ttl"] = str(project.cache_ttl)
+        data["default_service"] = project.default_service
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("iam_endpoint", "http://169.254.169.254"),
+        ("iam_endpoint", "https://169.254.169.254"),
+        ("endpoint", "https://evil.example.com"),
+        ("endpoint", "http://10.0.0.1"),
+        ("iam_endpoint", "https://iam.cn-north-4.myhuaweicloud.com/v3/path"),
+    ],
+)
+def test_the_admin_refuses_an_endpoint_the_pages_refuse(admin_client, project, field, value):
+    before = (CloudProject.objects.get(pk=project.pk).__dict__[field], AuditEvent.objects.count())
+    response = admin_client.post(CHANGE.format(pk=project.pk), _form(project, **{field: value}))
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    after = (CloudProject.objects.get(pk=project.pk).__dict__[field], AuditEvent.objects.count())
+    assert after == before
+
+
+def test_the_admin_does_not_create_projects(admin_client):
+    # Secrets are never entered in the admin, and a project needs its credentials.
+    assert admin_client.get(ADD).status_code == 403
+    assert admin_client.post(ADD, _form(iam_endpoint="http://169.254.169.254")).status_code == 403
+    assert not CloudProject.objects.filter(name="Parking cameras").exists()
+
+
+def test_an_admin_change_goes_through_the_service(admin_client, superuser, project):
+    version = project.credentials_version
+    response = admin_client.post(
+        CHANGE.format(pk=project.pk),
+        _form(project, endpoint="https://IVA.cn-east-3.myhuaweicloud.com/", description="new"),
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    project.refresh_from_db()
+    assert project.endpoint == "https://iva.cn-east-3.myhuaweicloud.com"  # normalised
+    assert project.description == "new"
+    assert project.credentials_version == version + 1  # a new identity upstream
+    event = AuditEvent.objects.filter(action="project.updated").latest("created_at")
+    assert event.actor == superuser and "endpoint" in event.details["changed"]
+    assert project.credentials()["secret_key"]  # the stored secrets are untouched
+
+
+def test_an_admin_delete_goes_through_the_service(admin_client, superuser, project):
+    response = admin_client.post(f"/admin/tasks/cloudproject/{project.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not CloudProject.objects.filter(pk=project.pk).exists()
+    assert AuditEvent.objects.filter(action="project.deleted", actor=superuser).exists()
+
+
+def test_switching_auth_type_in_the_admin_needs_the_secret_entered_on_the_portal(
+    admin_client, project
+):
+    response = admin_client.post(
+        CHANGE.format(pk=project.pk),
+        _form(project, auth_type="password", iam_domain="acme", iam_user="ops"),
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.non_field_errors()
+    assert any("iam_password" in error for error in errors)
+    assert CloudProject.objects.get(pk=project.pk).auth_type == AuthType.AKSK
+
+
+# ------------------------------------------------------------- guarded at call time as well
+
+
+def _password_project(project: CloudProject, iam_endpoint: str) -> CloudProject:
+    """Rewrites the row straight in the database, past every form and service."""
+    project.set_secret("iam_password", DEFAULT_IAM_PASSWORD)
+    project.save()
+    CloudProject.objects.filter(pk=project.pk).update(
+        auth_type=AuthType.PASSWORD,
+        iam_domain=DEFAULT_IAM_DOMAIN,
+        iam_user=DEFAULT_IAM_USER,
+        iam_endpoint=iam_endpoint,
+        credentials_version=project.credentials_version + 1,
+    )
+    return CloudProject.objects.get(pk=project.pk)
+
+
+def test_a_check_never_sends_the_iam_password_to_an_unlisted_loopback_address(
+    settings, sim_project, simulator
+):
+    settings.PORTAL_UPSTREAM_ALLOWED_HOSTS = [".myhuaweicloud.com", "127.0.0.1"]
+    # The simulator answers IAM on the same port; "localhost" is not on the list.
+    port = sim_project.endpoint.rsplit(":", 1)[1]
+    project = _password_project(sim_project, f"http://localhost:{port}")
+    checked = project_check(project=project)
+    assert checked.last_check_ok is False
+    assert simulator.count("/v3/auth/tokens") == 0
+    assert DEFAULT_IAM_PASSWORD not in checked.last_check_message
+
+
+def test_a_check_never_connects_to_a_metadata_iam_endpoint(
+    settings, sim_project, simulator, monkeypatch
+):
+    settings.PORTAL_UPSTREAM_ALLOWED_HOSTS = [".myhuaweicloud.com", "127.0.0.1", "169.254.169.254"]
+    connected: list[object] = []
+    real = socket.socket.connect
+
+    def connect(self: socket.socket, address: object) -> None:
+        connected.append(address)
+        real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    project = _password_project(sim_project, "http://169.254.169.254")
+    assert project_check(project=project).last_check_ok is False
+    assert not any(isinstance(a, tuple) and a[0] == "169.254.169.254" for a in connected)
