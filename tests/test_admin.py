@@ -4,6 +4,7 @@ and every outbound call is guarded at call time, whatever saved the address."""
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 
@@ -151,7 +152,7 @@ def test_a_check_never_connects_to_a_metadata_iam_endpoint(
     connected: list[object] = []
     real = socket.socket.connect
 
-    def connect(self: socket.socket, address: object) -> None:
+    def connect(self: socket.socket, address: Any) -> None:
         connected.append(address)
         real(self, address)
 

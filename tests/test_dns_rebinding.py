@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -65,7 +66,7 @@ def _install(monkeypatch, honest: int) -> RebindingResolver:
     monkeypatch.setattr(socket, "getaddrinfo", resolver)
     real_connect = socket.socket.connect
 
-    def fenced_connect(self: socket.socket, address: object) -> None:
+    def fenced_connect(self: socket.socket, address: Any) -> None:
         if isinstance(address, tuple) and address[0] == PUBLIC:
             raise ConnectionRefusedError(111, "Connection refused (fenced in the test)")
         real_connect(self, address)
@@ -81,7 +82,7 @@ def rebinding(request, monkeypatch) -> RebindingResolver:
 
 
 def _vas(port: int, **kwargs) -> VasClient:
-    options = {
+    options: dict[str, Any] = {
         "endpoint": f"http://{REBINDING}:{port}",
         "project_id": DEFAULT_PROJECT_ID,
         "auth": AkSkAuth(DEFAULT_AK, DEFAULT_SK, project_id=DEFAULT_PROJECT_ID),

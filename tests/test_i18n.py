@@ -61,7 +61,7 @@ def parse_po(path: Path) -> dict[tuple[str | None, str, str | None], dict]:
         if not lines or all(line.startswith("#~") for line in lines):
             continue
         fields: dict[str, list[str]] = {}
-        current = None
+        current = ""
         flags = ""
         for line in lines:
             if line.startswith("#,"):

@@ -9,6 +9,7 @@ import socket
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import responses
@@ -115,7 +116,7 @@ def connects(monkeypatch) -> list[object]:
     seen: list[object] = []
     real = socket.socket.connect
 
-    def connect(self: socket.socket, address: object) -> None:
+    def connect(self: socket.socket, address: Any) -> None:
         seen.append(address)
         real(self, address)
 
@@ -179,7 +180,7 @@ IAM = "https://iam.cn-north-4.myhuaweicloud.com"
 
 
 def _iam(endpoint: str, **kwargs) -> IamPasswordAuth:
-    options = {
+    options: dict[str, Any] = {
         "iam_endpoint": endpoint,
         "domain": DEFAULT_IAM_DOMAIN,
         "user": DEFAULT_IAM_USER,

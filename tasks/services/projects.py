@@ -32,7 +32,7 @@ PLAIN_FIELDS = (
     "token_expires_at",
 )
 # What each auth type needs: (secret fields, plain fields).
-REQUIRED_FOR_AUTH = {
+REQUIRED_FOR_AUTH: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     AuthType.AKSK: (("access_key", "secret_key"), ()),
     AuthType.PASSWORD: (("iam_password",), ("iam_domain", "iam_user")),
     AuthType.TOKEN: (("token",), ("token_expires_at",)),
@@ -47,7 +47,7 @@ IDENTITY_FIELDS = (
     "iam_domain",
     "iam_user",
 )
-SECRETS_OF_AUTH = {
+SECRETS_OF_AUTH: dict[str, set[str]] = {
     AuthType.AKSK: {"access_key", "secret_key", "security_token"},
     AuthType.PASSWORD: {"iam_password"},
     AuthType.TOKEN: {"token"},

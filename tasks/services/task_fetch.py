@@ -91,6 +91,7 @@ class TaskResult:
     @property
     def task(self) -> dict[str, Any]:
         if self._task is None:
+            assert self._task_json is not None  # one of the two is always given
             self._task = json.loads(self._task_json)
         return self._task
 
@@ -317,7 +318,7 @@ def _wait_for_other(
         ),
         retry_after=WAIT_TIMEOUT,
     )
-    error.localized = True  # written in the user's language already (see tasks.i18n)
+    error.localized = True  # type: ignore[attr-defined] # written in the user's language already (see tasks.i18n)
     raise error
 
 

@@ -265,8 +265,9 @@ def _open_guarded_socket(conn: HTTPConnection, policy: AddressPolicy) -> socket.
         try:
             for option in conn.socket_options or ():
                 sock.setsockopt(*option)
-            if conn.timeout is not _DEFAULT_TIMEOUT:
-                sock.settimeout(conn.timeout)
+            timeout: Any = conn.timeout  # a float, None, or urllib3's "not given" sentinel
+            if timeout is not _DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
             if conn.source_address:
                 sock.bind(conn.source_address)
             sock.connect(address)
@@ -341,6 +342,9 @@ class _GuardedPoolManager(PoolManager):
 class GuardedAdapter(HTTPAdapter):
     """A requests adapter whose connections apply an ``AddressPolicy`` at connect time."""
 
+    # What requests pickles of an adapter (it rebuilds the pool manager from these).
+    __attrs__ = [*HTTPAdapter.__attrs__, "address_policy"]
+
     def __init__(self, policy: AddressPolicy, **kwargs: Any) -> None:
         self.address_policy = policy
         super().__init__(**kwargs)
@@ -362,15 +366,6 @@ class GuardedAdapter(HTTPAdapter):
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         # Through a proxy the guard would judge the proxy's address, not the target's.
         raise EndpointNotAllowed("Guarded connections do not go through proxies.")
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state["address_policy"] = self.address_policy
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.address_policy = state.pop("address_policy")
-        super().__setstate__(state)
 
 
 # ------------------------------------------------------------------------ deadline and retry
@@ -429,7 +424,8 @@ class DeadlineRetry(Retry):
             wait = Retry.get_retry_after(self, response)
             left = remaining()
             if wait is not None and left is not None and wait >= left:
-                raise MaxRetryError(kwargs.get("_pool"), url or "", ResponseError("retry-after"))
+                pool: Any = kwargs.get("_pool")
+                raise MaxRetryError(pool, url or "", ResponseError("retry-after"))
         retry = super().increment(method, url, *args, **kwargs)
         if response is not None:
             # urllib3 drains the body of an answer it retries, with no deadline and no cap: a

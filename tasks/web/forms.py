@@ -26,8 +26,8 @@ class ProjectForm(forms.Form):
     value, a "clear" box removes it."""
 
     def __init__(self, *args, project: CloudProject | None = None, **kwargs):
-        initial = {f: getattr(project, f) for f in PLAIN_FIELDS} if project else None
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = {f: getattr(project, f) for f in PLAIN_FIELDS} if project else None
+        super().__init__(*args, **kwargs)
         self.project = project
         for name, field in forms.fields_for_model(CloudProject, fields=PLAIN_FIELDS).items():
             self.fields[name] = field
@@ -40,7 +40,8 @@ class ProjectForm(forms.Form):
         self.fields["token_expires_at"].widget = forms.DateTimeInput(
             attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
         )
-        self.fields["token_expires_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
+        formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
+        self.fields["token_expires_at"].input_formats = formats  # type: ignore[attr-defined]
         for name, label in SECRET_LABELS.items():
             stored = project is not None and project.has_secret(name)
             self.fields[name] = forms.CharField(

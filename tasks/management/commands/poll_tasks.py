@@ -46,8 +46,7 @@ class Command(BaseCommand):
                 watched = watched.filter(project=CloudProject.objects.get(public_id=project))
             except (CloudProject.DoesNotExist, ValidationError) as exc:
                 raise CommandError(f"no project with id {project!r}") from exc
-        watched = list(watched.order_by("pk"))
-        outcomes = _run(watched, concurrency)
+        outcomes = _run(list(watched.order_by("pk")), concurrency)
         counts = {
             kind: sum(1 for k, _ in outcomes if k == kind)
             for kind in ("changed", "unchanged", "failed")
