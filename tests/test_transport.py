@@ -90,6 +90,17 @@ def test_a_listed_private_literal_may_be_called():
         policy.check_address("10.0.0.8", "10.0.0.9")
 
 
+def test_a_listed_network_opens_its_addresses_to_allowed_hosts_only():
+    policy = AddressPolicy(allowed_hosts=("hooks.corp.example", "10.20.0.0/16", "169.254.0.0/16"))
+    policy.check_address("hooks.corp.example", "10.20.3.4")
+    with pytest.raises(EndpointNotAllowed):
+        policy.check_address("hooks.corp.example", "10.21.0.1")  # outside the network
+    with pytest.raises(EndpointNotAllowed):
+        policy.check_url("https://other.example/hook")  # the host itself is not listed
+    with pytest.raises(EndpointNotAllowed):
+        policy.check_address("hooks.corp.example", "169.254.169.254")  # metadata, listed or not
+
+
 def test_a_notification_policy_takes_any_public_host_but_no_private_address():
     policy = AddressPolicy(any_public_host=True, setting="PORTAL_NOTIFY_ALLOWED_HOSTS")
     policy.check_url("https://hooks.example.com/abc")

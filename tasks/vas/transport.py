@@ -175,6 +175,8 @@ class AddressPolicy:
       the list *as itself*: a listed IP literal may be that (private or loopback) address, and a
       listed ``localhost`` may resolve to loopback. A public name, even listed exactly, never
       reaches a non-public address, so rebinding a listed name gains nothing.
+    - A network listed in CIDR form (``10.20.0.0/16``) lets any allowed host reach addresses in
+      it: for a private receiver with a TLS certificate for its name.
     - Cloud metadata addresses (169.254.169.254 …) are refused whatever the list says.
 
     ``setting`` names the configuration the list comes from, for the error messages.
@@ -188,6 +190,18 @@ class AddressPolicy:
     def from_hosts(cls, allowed_hosts: Iterable[str], **kwargs: Any) -> AddressPolicy:
         return cls(allowed_hosts=tuple(h for h in allowed_hosts if h and h.strip()), **kwargs)
 
+    @property
+    def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The entries of the list written as networks (``10.20.0.0/16``)."""
+        found = []
+        for entry in self.allowed_hosts:
+            if "/" in entry:
+                try:
+                    found.append(ipaddress.ip_network(entry.strip(), strict=False))
+                except ValueError:
+                    continue
+        return tuple(found)
+
     def host_allowed(self, host: str) -> bool:
         """Whether a URL may name ``host`` at all (no DNS)."""
         return self.any_public_host or host_allowed(host, self.allowed_hosts)
@@ -197,6 +211,8 @@ class AddressPolicy:
         if ip in _METADATA or _embedded_ipv4(ip) in _METADATA:
             return False
         if is_public_address(ip):
+            return True
+        if self.host_allowed(host) and any(ip in network for network in self.networks):
             return True
         if not listed_exactly(host, self.allowed_hosts):
             return False
