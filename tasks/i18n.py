@@ -33,8 +33,8 @@ def is_english() -> bool:
 
 
 def state_name(state: str) -> str:
-    """The state as shown: the API's value in English, the SDK's Chinese name (VAS-API.md §3.1) in
-    Chinese. Unknown states are shown as they came."""
+    """The state as shown: the API's value in English, the SDK's Chinese name
+    (docs/VAS-API.md §3.1) in Chinese. Unknown states are shown as they came."""
     known = STATES.get(state)
     if known and (get_language() or "").lower().startswith("zh"):
         return known[2]

@@ -140,7 +140,7 @@ def test_the_compiled_catalogue_is_current(tmp_path):
 
 
 def test_state_names_are_the_sdks_chinese_names():
-    # VAS-API.md §3.1.
+    # docs/VAS-API.md §3.1.
     assert {state: zh for state, (_f, _m, zh) in STATES.items()} == {
         "PENDING": "等待中",
         "RECOVERING": "恢复中",

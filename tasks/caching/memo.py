@@ -21,7 +21,7 @@ transaction commits, so a fill that raced with a change is stored under an epoch
 dead. Epochs are random, not counters: an evicted epoch key comes back as a value no stored entry
 has. Only queryset `.update()` bypasses the signals; ENTRY_TTL bounds that.
 
-Nothing secret is kept in an entry: no key, password hash or `*_enc` column (CONTRACT.md,
+Nothing secret is kept in an entry: no key, password hash or `*_enc` column (docs/CONTRACT.md,
 Secrets); the shared cache holds nothing but random epochs.
 """
 

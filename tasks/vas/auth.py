@@ -1,6 +1,6 @@
 """Authentication for VAS calls: AK/SK signing (SDK-HMAC-SHA256), static and IAM tokens.
 
-The signer mirrors ``huaweicloudsdkcore.signer.signer.Signer`` byte for byte (VAS-API.md §6.1);
+The signer mirrors ``huaweicloudsdkcore.signer.signer.Signer`` byte for byte (docs/VAS-API.md §6.1);
 the tests compare both on the same inputs.
 """
 
@@ -42,7 +42,9 @@ def _encode(value: str) -> str:
 
 
 def canonical_uri(path: str) -> str:
-    """Decode then re-encode each path segment; always end with "/" (VAS-API.md §6.1 step 3)."""
+    """Decode then re-encode each path segment; always end with "/".
+
+    docs/VAS-API.md §6.1 step 3."""
     encoded = "/".join(_encode(segment) for segment in unquote(path).split("/"))
     if not encoded.endswith("/"):
         encoded += "/"
@@ -50,7 +52,7 @@ def canonical_uri(path: str) -> str:
 
 
 def canonical_query(query: str) -> str:
-    """Sorted, re-encoded ``k=v`` pairs joined with "&" (VAS-API.md §6.1 step 4)."""
+    """Sorted, re-encoded ``k=v`` pairs joined with "&" (docs/VAS-API.md §6.1 step 4)."""
     pairs = sorted(parse_qsl(query, keep_blank_values=True))
     return "&".join(f"{_encode(k)}={_encode(v)}" for k, v in pairs)
 

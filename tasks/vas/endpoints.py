@@ -16,7 +16,7 @@ def gettext_noop(message: str) -> str:
     return message
 
 
-#: The eight VAS regions (VAS-API.md §1) with their labels.
+#: The eight VAS regions (docs/VAS-API.md §1) with their labels.
 REGIONS: dict[str, str] = {
     "cn-north-1": gettext_noop("CN North-Beijing1"),
     "cn-north-4": gettext_noop("CN North-Beijing4"),

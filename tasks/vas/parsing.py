@@ -1,4 +1,7 @@
-"""Task documents: secret redaction, a tolerant typed view, and reference tables (VAS-API.md §3)."""
+"""Task documents: secret redaction, a tolerant typed view, and reference tables.
+
+The document's shape is in docs/VAS-API.md §3.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ STATES: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-#: Known ``service_config.common`` keys -> (label, unit, explanation). VAS-API.md §3.5.
+#: Known ``service_config.common`` keys -> (label, unit, explanation). docs/VAS-API.md §3.5.
 SERVICE_CONFIG_KEYS: dict[str, tuple[str, str, str]] = {
     "detection_max_size": (
         gettext_noop("Largest detected target"),
@@ -184,7 +187,7 @@ SERVICE_CONFIG_KEYS: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-#: Service names seen in documentation (VAS-API.md §1).
+#: Service names seen in documentation (docs/VAS-API.md §1).
 KNOWN_SERVICES: list[str] = [
     "c-face-edge",
     "c-face-detection",
