@@ -7,27 +7,26 @@ admin action is 403.
 import uuid
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from django.utils.translation import gettext as _
 
 from tasks.caching import memo
+from tasks.errors import Forbidden, NotFound
 from tasks.models import CloudProject, Membership, Role
 
 
 def get_project_for_user(user, public_id) -> CloudProject:
-    """The project with `public_id` if `user` may see it, with `.role` set; else Http404.
+    """The project with `public_id` if `user` may see it, with `.role` set; else NotFound (an
+    Http404: the pages' 404, the API's `not_found`).
 
     Memoised in the shared cache (tasks.caching.memo; invalidated by membership, project and user
     changes); on a miss one indexed query: the membership joined to its project (superusers: the
     project alone). A project from the memo loads its secret columns only when they are used.
     """
     if not user.is_authenticated:
-        raise Http404(_("No such project."))
+        raise NotFound(reason="project")
     try:
         public_id = uuid.UUID(str(public_id))
     except ValueError:
-        raise Http404(_("No such project.")) from None
+        raise NotFound(reason="project") from None
     project, epochs = memo.project_get(user.pk, public_id)
     if project is not None:
         return project
@@ -47,17 +46,18 @@ def get_project_for_user(user, public_id) -> CloudProject:
             confirmed = not membership.user.is_superuser
     except (CloudProject.DoesNotExist, Membership.DoesNotExist):
         # Not memoised: a 404 costs the query each time, and nothing is left to invalidate.
-        raise Http404(_("No such project.")) from None
+        raise NotFound(reason="project") from None
     if confirmed:
         memo.project_put(epochs, user.pk, project)
     return project
 
 
 def get_admin_project_for_user(user, public_id) -> CloudProject:
-    """As get_project_for_user, and PermissionDenied unless the user is the project's admin."""
+    """As get_project_for_user, and Forbidden (a PermissionDenied) unless the user is the
+    project's admin."""
     project = get_project_for_user(user, public_id)
     if project.role != Role.ADMIN:
-        raise PermissionDenied(_("Only the project's admins may do this."))
+        raise Forbidden(reason="admins_only")
     return project
 
 

@@ -6,7 +6,6 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from knox.models import AbstractAuthToken
 
@@ -86,7 +85,9 @@ class CloudProject(models.Model):
     # Bumped whenever any secret changes: part of every cache key, so old credentials' answers die.
     credentials_version = models.PositiveIntegerField(default=1, editable=False)
     last_check_ok = models.BooleanField(null=True, editable=False)
-    last_check_message = models.CharField(max_length=500, blank=True, editable=False)
+    # What the last connection test found, as data (tasks.errors: code, params and what the
+    # upstream said), worded in the reader's language when shown.
+    last_check_result = models.JSONField(default=dict, blank=True, editable=False)
     last_check_at = models.DateTimeField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -130,12 +131,7 @@ class CloudProject(models.Model):
                 values[field] = crypto.decrypt(token)
             except crypto.InvalidToken:
                 raise CredentialsUnavailable(
-                    gettext(
-                        "The stored credentials of project “%(name)s” cannot be decrypted with "
-                        "the configured PORTAL_CREDENTIALS_KEYS (was a key removed?). An admin "
-                        "can enter the credentials again on the project's edit page."
-                    )
-                    % {"name": self.name}
+                    reason="undecryptable", params={"name": self.name}
                 ) from None
         return values
 
@@ -236,6 +232,12 @@ class TrackedTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service}/{self.task_id}"
+
+    @property
+    def history_version(self) -> str:
+        """Changes with every new version, re-sighting (`last_fetched`) and prune (the count): the
+        part of a cached history page's key (pages and API) that says which history it shows."""
+        return f"{self.pk}:{self.snapshot_count}:{self.last_fetched.timestamp()}"
 
 
 class TaskSnapshotQuerySet(models.QuerySet):

@@ -1,19 +1,19 @@
-"""Reads, always scoped by the user or the project."""
+"""Reads, always scoped by the user or the project: `<thing>_list` / `<thing>_get`, keyword-only.
+
+A `_get` that finds nothing raises `NotFound` (a PortalError and an Http404): the API answers it
+as 404 `not_found`, a page as its 404, with the same words.
+"""
 
 from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import Http404
-from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from tasks.diff import changes_between
+from tasks.errors import NotFound
 from tasks.models import AuditEvent, CloudProject, Membership, TaskSnapshot, TrackedTask
-from tasks.roi import roi_for_task
-from tasks.services.task_fetch import TaskResult, iso_utc
 
 
-def projects_for_user(user) -> QuerySet[CloudProject]:
+def project_list(*, user) -> QuerySet[CloudProject]:
     """Projects `user` may see, each annotated with `user_role` (None for superusers' extras)."""
     if not user.is_authenticated:
         return CloudProject.objects.none()
@@ -24,17 +24,25 @@ def projects_for_user(user) -> QuerySet[CloudProject]:
     return projects.filter(memberships__user=user)
 
 
-def members_of(project: CloudProject) -> QuerySet[Membership]:
+def member_list(*, project: CloudProject) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("user__username")
 
 
-def recent_events(project: CloudProject, limit: int = 20) -> QuerySet[AuditEvent]:
+def member_get(*, project: CloudProject, username: str) -> Membership:
+    """The membership of `username` in `project`; NotFound if they are not a member."""
+    found = member_list(project=project).filter(user__username=username).first()
+    if found is None:
+        raise NotFound(reason="member")
+    return found
+
+
+def audit_event_list(*, project: CloudProject, limit: int = 20) -> QuerySet[AuditEvent]:
     return project.audit_events.all()[:limit]
 
 
-def tracked_tasks_for_project(
-    project: CloudProject,
+def tracked_task_list(
     *,
+    project: CloudProject,
     state: str | None = None,
     service: str | None = None,
     watched: bool | None = None,
@@ -50,14 +58,15 @@ def tracked_tasks_for_project(
     return tasks.order_by("-last_fetched", "-id")
 
 
-def get_tracked_task(project: CloudProject, service: str, task_id: str) -> TrackedTask:
+def tracked_task_get(*, project: CloudProject, service: str, task_id: str) -> TrackedTask:
+    """The task as the portal tracks it; NotFound (`not_fetched`) if it never fetched it."""
     try:
         return TrackedTask.objects.get(project=project, service=service, task_id=task_id)
     except TrackedTask.DoesNotExist:
-        raise Http404(_("This task has not been fetched through the portal yet.")) from None
+        raise NotFound(reason="not_fetched") from None
 
 
-def snapshots_for_task(tracked: TrackedTask) -> QuerySet[TaskSnapshot]:
+def snapshot_list(*, tracked: TrackedTask) -> QuerySet[TaskSnapshot]:
     """A task's history, newest first, without the payloads (lists don't show them). Counted by
     the task's `snapshot_count`, so a paginator's first page costs the same at any length."""
     return (
@@ -68,14 +77,14 @@ def snapshots_for_task(tracked: TrackedTask) -> QuerySet[TaskSnapshot]:
     )
 
 
-def get_snapshot(tracked: TrackedTask, snapshot_id) -> TaskSnapshot:
+def snapshot_get(*, tracked: TrackedTask, snapshot_id: Any) -> TaskSnapshot:
     try:
         return TaskSnapshot.objects.get(task=tracked, pk=int(snapshot_id))
-    except (TaskSnapshot.DoesNotExist, ValueError, TypeError):
-        raise Http404(_("No such snapshot of this task.")) from None
+    except (TaskSnapshot.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise NotFound(reason="snapshot") from None
 
 
-def previous_snapshot(snapshot: TaskSnapshot) -> TaskSnapshot | None:
+def snapshot_previous(*, snapshot: TaskSnapshot) -> TaskSnapshot | None:
     return (
         TaskSnapshot.objects.filter(task_id=snapshot.task_id, seq__lt=snapshot.seq)
         .order_by("-seq")
@@ -83,31 +92,14 @@ def previous_snapshot(snapshot: TaskSnapshot) -> TaskSnapshot | None:
     )
 
 
-def snapshot_changes(snapshot: TaskSnapshot) -> list[dict[str, Any]]:
+def snapshot_changes(*, snapshot: TaskSnapshot) -> list[dict[str, Any]]:
     """What changed from the previous version ([] for the first)."""
-    previous = previous_snapshot(snapshot)
+    previous = snapshot_previous(snapshot=snapshot)
     return changes_between(previous.payload if previous else None, snapshot.payload)
 
 
-def snapshot_result(snapshot: TaskSnapshot) -> TaskResult:
-    """A stored version shaped like a live answer; meta.source is "snapshot"."""
-    return TaskResult(
-        task=snapshot.payload,
-        roi=roi_for_task(snapshot.payload),
-        meta={
-            "source": "snapshot",
-            "fetched_at": iso_utc(snapshot.last_seen.timestamp()),
-            "age_seconds": max(0, int((timezone.now() - snapshot.last_seen).total_seconds())),
-            "snapshot_id": snapshot.pk,
-            "upstream_request_id": snapshot.upstream_request_id or None,
-            "error": None,
-        },
-        tracked=snapshot.task,
-    )
-
-
-def changes_for_snapshots(
-    tracked: TrackedTask, snapshots: list[TaskSnapshot]
+def snapshot_page_changes(
+    *, tracked: TrackedTask, snapshots: list[TaskSnapshot]
 ) -> dict[int, list[dict[str, Any]]]:
     """What changed in each of `snapshots` (one page of a task's history: consecutive versions)
     from the version before it, by snapshot pk. One query whatever the page or history size: the

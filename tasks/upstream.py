@@ -39,10 +39,7 @@ def _build_auth(project: CloudProject) -> AuthBase:
             )
         return StaticTokenAuth(secrets["token"], project_id=project.upstream_project_id)
     except (KeyError, ValueError):
-        raise CredentialsUnavailable(
-            f"Project “{project.name}” has no complete credentials for its authentication type. "
-            "An admin can enter them on the project's edit page."
-        ) from None
+        raise CredentialsUnavailable(reason="incomplete", params={"name": project.name}) from None
 
 
 def auth_for(project: CloudProject) -> AuthBase:

@@ -3,6 +3,7 @@ and every outbound call is guarded at call time, whatever saved the address."""
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
@@ -142,7 +143,8 @@ def test_a_check_never_sends_the_iam_password_to_an_unlisted_loopback_address(
     checked = project_check(project=project)
     assert checked.last_check_ok is False
     assert simulator.count("/v3/auth/tokens") == 0
-    assert DEFAULT_IAM_PASSWORD not in checked.last_check_message
+    assert checked.last_check_result["code"] == "endpoint_not_allowed"
+    assert DEFAULT_IAM_PASSWORD not in json.dumps(checked.last_check_result)
 
 
 def test_a_check_never_connects_to_a_metadata_iam_endpoint(

@@ -214,9 +214,7 @@ def test_the_page_needs_a_login(client):
 
 def test_the_page_creates_a_token_shown_once(client, alice):
     client.force_login(alice)
-    response = client.post(
-        "/account/tokens/", {"action": "create", "name": "export", "expires_days": "7"}
-    )
+    response = client.post("/account/tokens/", {"name": "export", "expires_days": "7"})
     assert response.status_code == 200
     key = response.context["new_key"]
     assert key and key in response.content.decode()
@@ -233,7 +231,7 @@ def test_the_page_creates_a_token_shown_once(client, alice):
 
 def test_the_page_refuses_an_expiry_not_offered(client, alice):
     client.force_login(alice)
-    response = client.post("/account/tokens/", {"action": "create", "expires_days": "9999"})
+    response = client.post("/account/tokens/", {"expires_days": "9999"})
     assert response.status_code == 200 and response.context["new_key"] is None
     assert not ApiToken.objects.exists()
 
@@ -245,7 +243,11 @@ def test_the_page_lists_last_used_and_revokes(client, alice):
     page = client.get("/account/tokens/")
     listed = list(page.context["tokens"])
     assert [t.pk for t in listed] == [instance.pk] and listed[0].last_used_at
-    response = client.post("/account/tokens/", {"action": "revoke", "token": instance.digest})
+    # Revoking has its own URL (no hidden "action" field), and only by POST.
+    assert 'name="action"' not in page.content.decode()
+    assert f'action="/account/tokens/{instance.digest}/revoke/"' in page.content.decode()
+    assert client.get(f"/account/tokens/{instance.digest}/revoke/").status_code == 405
+    response = client.post(f"/account/tokens/{instance.digest}/revoke/")
     assert response.status_code == 302
     assert_error(token_client(key).get("/api/v1/projects/"), 401, "authentication_failed")
 
@@ -253,7 +255,7 @@ def test_the_page_lists_last_used_and_revokes(client, alice):
 def test_nobody_revokes_another_users_token(client, alice, bob):
     instance, key = token_create(user=alice, expires_days=1)
     client.force_login(bob)
-    response = client.post("/account/tokens/", {"action": "revoke", "token": instance.digest})
+    response = client.post(f"/account/tokens/{instance.digest}/revoke/")
     assert response.status_code == 404
     assert token_client(key).get("/api/v1/projects/").status_code == 200
     assert instance.digest not in client.get("/account/tokens/").content.decode()

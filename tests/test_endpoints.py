@@ -7,6 +7,7 @@ import socket
 import pytest
 import responses
 
+from tasks.errors import http_status
 from tasks.vas import (
     REGIONS,
     AkSkAuth,
@@ -119,7 +120,7 @@ def test_the_dns_guard_refuses_allowed_names_resolving_to_private_addresses(monk
     client = _client("https://iva.cn-north-4.myhuaweicloud.com", [".myhuaweicloud.com"])
     with pytest.raises(EndpointNotAllowed) as info:
         client.show_task("c-face-edge", "a" * 32)
-    assert info.value.code == "endpoint_not_allowed" and info.value.http_status == 502
+    assert info.value.code == "endpoint_not_allowed" and http_status(info.value.code) == 502
 
 
 @responses.activate

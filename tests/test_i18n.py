@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.template.base import Lexer, TokenType
 from django.utils import translation
 
-from tasks import i18n
+from tasks.errors import Message, error_text, roi_for_reader, stored_error, stored_text
 from tasks.models import UserPreference
 from tasks.roi import normalise_roi
 from tasks.services.task_fetch import task_fetch
@@ -268,7 +268,7 @@ def test_every_roi_problem_reads_in_chinese(target_roi):
     roi = normalise_roi(target_roi, common)
     assert roi["problems"]
     with translation.override("zh-hans"):
-        localized = i18n.localized_roi(roi)["problems"]
+        localized = roi_for_reader(roi)["problems"]
     assert [p["code"] for p in localized] == [p["code"] for p in roi["problems"]]
     for problem in localized:
         assert CJK.search(problem["message"]), problem
@@ -277,57 +277,48 @@ def test_every_roi_problem_reads_in_chinese(target_roi):
 def test_roi_problems_keep_the_shape_name_and_point():
     roi = normalise_roi({"polygons": [{"data": [[0, 0], [1, 1], ["a", 2]], "name": "door"}]})
     with translation.override("zh-hans"):
-        message = i18n.localized_roi(roi)["problems"][0]["message"]
+        message = roi_for_reader(roi)["problems"][0]["message"]
     assert message == "多边形 1 ('door')：第 3 个点的坐标不是数字，该图形未绘制。"
     with translation.override("en"):
-        assert i18n.localized_roi(roi) is roi  # English: the normaliser's own words
+        assert roi_for_reader(roi)["problems"][0]["message"] == (
+            "Polygon 1 ('door'): point 3 has a non-numeric coordinate; shape not drawn."
+        )
 
 
 @pytest.mark.parametrize(
-    "cls",
-    [
-        vas_errors.TaskNotFound,
-        vas_errors.UpstreamBadRequest,
-        vas_errors.UpstreamAuthFailed,
-        vas_errors.UpstreamForbidden,
-        vas_errors.UpstreamUnavailable,
-        vas_errors.UpstreamTimeout,
-        vas_errors.UpstreamInvalidResponse,
-        vas_errors.EndpointNotAllowed,
-        vas_errors.VasError,
-    ],
+    "cls", [vas_errors.VasError, *vas_errors.VasError.by_code.values()], ids=lambda c: c.code
 )
 def test_upstream_errors_read_in_chinese_with_the_upstream_words_kept(cls):
     exc = cls(
-        "English text",
         status=400,
         error_code="IVA.0004",
         error_msg="The request param is invalid.",
     )
     with translation.override("zh-hans"):
-        message = i18n.error_message(exc)
+        message = error_text(exc)
     assert CJK.search(message)
     assert "IVA.0004 The request param is invalid." in message  # the upstream's, as it said
     with translation.override("en"):
-        assert i18n.error_message(exc) == "English text"
+        english = error_text(exc)
+    assert not CJK.search(english)
+    assert english.endswith(" Upstream said: IVA.0004 The request param is invalid.")
 
 
 def test_a_rate_limited_upstream_says_so_and_how_long_to_wait():
     exc = vas_errors.error_for_status(429, None, retry_after=7)
     with translation.override("zh-hans"):
-        assert i18n.error_message(exc) == (
+        assert error_text(exc) == (
             "VAS 上游服务正在对门户的请求进行流控（HTTP 429）。请等待 7 秒后重试。"
         )
 
 
 def test_the_stored_connection_check_reads_in_chinese():
+    connected = Message("connected", params={"count": 3, "service": "c-face-edge"}).as_dict()
+    refused = stored_error(vas_errors.error_for_status(401, b'{"error_code": "APIGW.0301"}'))
     with translation.override("zh-hans"):
-        assert i18n.check_message("Connected: 3 tasks in service c-face-edge.") == (
-            "连接成功：服务 c-face-edge 中有 3 个作业。"
-        )
-        refused = vas_errors.error_for_status(401, b'{"error_code": "APIGW.0301"}').message
-        assert i18n.check_message(refused).startswith("VAS 上游服务拒绝了该项目的凭证。")
-        assert i18n.check_message(refused).endswith("上游返回：APIGW.0301")
+        assert stored_text(connected) == "连接成功：服务 c-face-edge 中有 3 个作业。"
+        assert stored_text(refused).startswith("VAS 上游服务拒绝了该项目的凭证。")
+        assert stored_text(refused).endswith("上游返回：APIGW.0301")
 
 
 # --------------------------------------------------------------------------- pages
@@ -476,7 +467,8 @@ def test_a_stale_copy_and_the_refresh_message_read_in_chinese(client, alice, tas
     client.force_login(alice)
     html = _get(client, _task(tasks_seen) + "?refresh=1", ZH)
     assert "过期副本" in html and "原因是上游出错" in html
-    assert "VAS 上游服务暂时不可用，请稍后重试。" in html
+    # The stale copy's reason as the client said it (a 503 after retries), in Chinese.
+    assert "VAS 上游服务处理失败（HTTP 503），重试后仍未成功。请稍后再试。" in html
     response = client.post(_task(tasks_seen), **ZH, follow=True)
     assert "显示门户最近一次获取的副本" in response.content.decode()
 

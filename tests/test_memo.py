@@ -178,11 +178,15 @@ def test_a_deleted_project_is_404_on_the_next_request(alice, project):
 def test_a_connection_check_result_is_seen_on_the_next_request(bob, project):
     client = token_client(token_for(bob))
     _warm(client, _url(project))
-    project.last_check_ok, project.last_check_message = False, "rejected"
+    project.last_check_ok = False
+    project.last_check_result = {"code": "upstream_auth_failed", "params": {}}
     project.last_check_at = timezone.now()
     # As project_check writes it.
-    project.save(update_fields=["last_check_ok", "last_check_message", "last_check_at"])
-    assert client.get(_url(project)).json()["last_check"]["message"] == "rejected"
+    project.save(update_fields=["last_check_ok", "last_check_result", "last_check_at"])
+    assert client.get(_url(project)).json()["last_check"]["message"] == (
+        "The VAS upstream refused the project's credentials. Ask a project admin to check or "
+        "replace them."
+    )
 
 
 def test_a_memoised_project_loads_all_its_secrets_in_one_query(

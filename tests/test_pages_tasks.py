@@ -445,7 +445,11 @@ def test_an_old_snapshot_says_it_is_not_the_latest(client, bob, sim_project, sim
 def test_the_history_of_a_task_never_fetched_is_a_readable_404(client, bob, sim_project):
     response = _login(client, bob).get(_task(sim_project, UNKNOWN, suffix="history/"))
     assert response.status_code == 404
-    assert "No history yet" in _html(response)
+    html = _html(response)
+    # The same code as the API's answer for the same condition.
+    assert 'data-error-code="not_found"' in html
+    assert "The portal has not fetched this task yet, so it has no history." in html
+    assert "Open the task" in html
 
 
 def test_polygons_with_crossing_edges_get_no_misleading_area(client, bob, sim_project):

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks.roi import DROP_CODES, STOP_CODES, normalise_roi, polygon_area
+from tasks.errors import roi_for_reader
+from tasks.roi import DROP_CODES, STOP_CODES, normalise_roi, polygon_area, problem_template
 
 RECT = [[100, 100], [1800, 100], [1800, 1000], [100, 1000]]
 
@@ -154,7 +155,13 @@ def _check_output(roi: dict) -> None:
             assert all(isinstance(c, int | float) and not isinstance(c, bool) for c in p)
             assert all(math.isfinite(c) for c in p)
     for problem in roi["problems"]:
+        # Data, not words: a code, its params and, where a code has several messages, a reason.
+        assert {"code", "params"} <= set(problem) <= {"code", "reason", "params"}
+        assert problem_template(problem), problem
+    json.dumps(roi_for_reader(roi), allow_nan=False)
+    for problem in roi_for_reader(roi)["problems"]:  # as the API and the page show them
         assert set(problem) == {"code", "message"} and problem["message"]
+        assert "%(" not in problem["message"]
 
 
 @FAST

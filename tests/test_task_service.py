@@ -10,7 +10,7 @@ from django.db import connections
 from django.utils import timezone
 
 from tasks.caching.locks import NamedLock
-from tasks.errors import InvalidIdentifier, PortalError
+from tasks.errors import PortalError, http_status
 from tasks.models import AuditEvent, TaskSnapshot, TrackedTask
 from tasks.selectors import snapshot_changes
 from tasks.services import task_fetch as task_fetch_module
@@ -100,8 +100,8 @@ def test_a_state_change_adds_a_version_whose_changes_name_it(sim_project, simula
     assert states == ["PENDING", "STARTING", "RUNNING"]
     tracked = TrackedTask.objects.get(task_id=task_id)
     newest, middle, oldest = TaskSnapshot.objects.filter(task=tracked).order_by("-seq")
-    assert snapshot_changes(oldest) == []
-    state_change = [c for c in snapshot_changes(newest) if c["path"] == "state"]
+    assert snapshot_changes(snapshot=oldest) == []
+    state_change = [c for c in snapshot_changes(snapshot=newest) if c["path"] == "state"]
     assert state_change == [{"path": "state", "before": "STARTING", "after": "RUNNING"}]
     assert tracked.state == "RUNNING"
 
@@ -112,7 +112,7 @@ def test_a_forced_refresh_is_audited_and_throttled(sim_project, simulator, alice
     fetch(sim_project, refresh=True, actor=alice)
     with pytest.raises(PortalError) as caught:
         fetch(sim_project, refresh=True, actor=alice)
-    assert caught.value.code == "throttled" and caught.value.http_status == 429
+    assert caught.value.code == "throttled" and http_status(caught.value.code) == 429
     assert AuditEvent.objects.filter(action="task.refreshed").count() == 2
     assert shows(simulator) == 2
 
@@ -128,7 +128,7 @@ def test_a_forced_refresh_is_audited_and_throttled(sim_project, simulator, alice
     ],
 )
 def test_malformed_ids_are_refused_before_any_io(sim_project, simulator, service, task_id, code):
-    with pytest.raises(InvalidIdentifier) as caught:
+    with pytest.raises(PortalError) as caught:
         task_fetch(project=sim_project, service=service, task_id=task_id)
     assert caught.value.code == code
     assert simulator.count() == 0
@@ -540,7 +540,7 @@ def test_the_demo_seed_is_idempotent(db, capsys):
 def test_a_history_page_costs_one_query_and_matches_each_version(
     sim_project, django_assert_num_queries, history
 ):
-    from tasks.selectors import changes_for_snapshots, snapshots_for_task
+    from tasks.selectors import snapshot_list, snapshot_page_changes
 
     tracked = _tracked(sim_project)
     now = timezone.now()
@@ -555,11 +555,11 @@ def test_a_history_page_costs_one_query_and_matches_each_version(
         )
         for n in range(history)
     )
-    page = list(snapshots_for_task(tracked)[1:3])  # a page that does not start at the newest
+    page = list(snapshot_list(tracked=tracked)[1:3])  # a page that does not start at the newest
     with django_assert_num_queries(1):
-        changes = changes_for_snapshots(tracked, page)
+        changes = snapshot_page_changes(tracked=tracked, snapshots=page)
     for snapshot in page:
-        assert changes[snapshot.pk] == snapshot_changes(snapshot)
+        assert changes[snapshot.pk] == snapshot_changes(snapshot=snapshot)
         assert {
             "path": "state",
             "before": f"S{snapshot.seq - 2}",

@@ -12,6 +12,8 @@ import pytest
 import requests
 import responses
 
+from tasks.errors import Message, error_text
+from tasks.errors import http_status as catalogue_status
 from tasks.vas import (
     AkSkAuth,
     IamPasswordAuth,
@@ -136,7 +138,7 @@ def test_it_maps_each_upstream_status(status, body, cls, code, http_status, erro
     with pytest.raises(cls) as info:
         _client().show_task("c-face-edge", TID)
     err = info.value
-    assert (err.code, err.http_status, err.status) == (code, http_status, status)
+    assert (err.code, catalogue_status(err.code), err.status) == (code, http_status, status)
     assert err.error_code == error_code
     assert err.request_id == "req-abc-123"
     assert err.upstream_dict() == {
@@ -145,7 +147,8 @@ def test_it_maps_each_upstream_status(status, body, cls, code, http_status, erro
         "error_msg": err.error_msg,
         "request_id": "req-abc-123",
     }
-    assert err.message and err.message.endswith((".", err.error_msg or "."))
+    message = error_text(err)
+    assert message and message.endswith((".", err.error_msg or "."))
 
 
 @responses.activate
@@ -154,7 +157,7 @@ def test_a_429_carries_retry_after_in_seconds_or_as_a_date():
     with pytest.raises(UpstreamUnavailable) as info:
         _client().show_task("c-face-edge", TID)
     assert info.value.retry_after == 7.0
-    assert "7" in info.value.message
+    assert "7" in error_text(info.value)
 
 
 def test_it_parses_retry_after_dates():
@@ -199,7 +202,8 @@ def test_unusable_bodies_are_invalid_responses(body, headers):
     responses.get(TASK_URL, body=body, headers={"X-Request-Id": "r1", **headers})
     with pytest.raises(UpstreamInvalidResponse) as info:
         _client().show_task("c-face-edge", TID)
-    assert info.value.code == "upstream_invalid_response" and info.value.http_status == 502
+    assert info.value.code == "upstream_invalid_response"
+    assert catalogue_status(info.value.code) == 502
 
 
 @responses.activate
@@ -222,7 +226,7 @@ def test_timeouts_and_connection_errors_are_typed():
     responses.get(TASK_URL, body=requests.ReadTimeout("slow"))
     with pytest.raises(UpstreamTimeout) as info:
         _client().show_task("c-face-edge", TID)
-    assert info.value.http_status == 504 and info.value.upstream_dict() is None
+    assert catalogue_status(info.value.code) == 504 and info.value.upstream_dict() is None
     responses.replace(responses.GET, TASK_URL, body=requests.ConnectionError("refused"))
     with pytest.raises(UpstreamUnavailable):
         _client().show_task("c-face-edge", TID)
@@ -255,10 +259,12 @@ def test_a_list_of_the_wrong_shape_is_invalid():
 def test_check_never_raises_and_explains():
     responses.get(LIST_URL, status=401, json=_body("APIGW.0301", "verify aksk signature fail"))
     result = _client().check("c-face-edge")
-    assert not result.ok and "credentials" in result.message
+    assert not result.ok and "credentials" in error_text(result.error)
     responses.replace(responses.GET, LIST_URL, json={"count": 3, "tasks": []})
     result = _client().check("c-face-edge")
-    assert result.ok and "3 tasks" in result.message
+    assert result.ok and result.count == 3 and result.error is None
+    connected = Message("connected", params={"count": result.count, "service": "c-face-edge"})
+    assert "3 tasks" in connected.render()
 
 
 @responses.activate
@@ -270,7 +276,7 @@ def test_secrets_never_appear_in_error_texts():
     )
     with pytest.raises(UpstreamAuthFailed) as info:
         _client().show_task("c-face-edge", TID)
-    texts = [str(info.value), repr(info.value), info.value.message, str(info.value.error_msg)]
+    texts = [str(info.value), repr(info.value), error_text(info.value), str(info.value.error_msg)]
     texts.append(json.dumps(info.value.upstream_dict()))
     for text in texts:
         assert AK not in text and SK not in text

@@ -1,98 +1,96 @@
-"""One exception handler: every API error leaves as {"error": {"code", "message", ...}}."""
+"""One exception handler: every API error leaves as {"error": {"code", "message", ...}}.
+
+The code and the status come from the error catalogue (`tasks.errors`); the message is worded here,
+once, in the request's language (Accept-Language, or the language cookie). Codes never change.
+"""
+
+from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from tasks.errors import PortalError
-from tasks.i18n import error_message
+from tasks.errors import (
+    CATALOGUE,
+    Message,
+    PortalError,
+    error_text,
+    http_status,
+    set_retry_after,
+)
 from tasks.vas.errors import VasError
 
-# DRF's own exceptions → the contract's codes.
-_DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
-    (exceptions.NotAuthenticated, "not_authenticated"),
-    (exceptions.AuthenticationFailed, "authentication_failed"),
-    (exceptions.PermissionDenied, "permission_denied"),
-    (exceptions.NotFound, "not_found"),
-    (exceptions.Throttled, "throttled"),
-    (exceptions.ValidationError, "invalid"),
-    (exceptions.ParseError, "parse_error"),
-    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
-    (exceptions.MethodNotAllowed, "method_not_allowed"),
-    (exceptions.NotAcceptable, "not_acceptable"),
-]
-
-# Messages follow the request's language (Accept-Language, or the language cookie); codes never.
-INVALID_MESSAGE = _("Some fields are invalid; see details.")
-
+#: The Django-level statuses answered outside DRF's views (an unknown route, a crash).
 _STATUS_CODES = {
-    400: ("bad_request", _("The request is malformed.")),
-    413: ("request_too_large", _("The request body is too large.")),
-    401: ("not_authenticated", _("Authentication credentials were not provided.")),
-    403: ("permission_denied", _("You do not have permission to perform this action.")),
-    404: ("not_found", _("Not found.")),
-    405: ("method_not_allowed", _("Method not allowed.")),
-    500: ("server_error", _("An unexpected error occurred; it has been logged.")),
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    500: "server_error",
 }
 
 
-def error_body(code: str, message: str, **extra: object) -> dict:
+def error_body(code: str, message: str, **extra: object) -> dict[str, Any]:
     return {"error": {"code": code, "message": str(message), **extra}}
 
 
 def error_response_for_status(status: int) -> JsonResponse:
     """For Django-level errors under /api/ (an unknown route, a crash) outside DRF's views."""
-    code, message = _STATUS_CODES.get(status, ("error", _("Error.")))
-    return JsonResponse(error_body(code, message), status=status)
+    code = _STATUS_CODES.get(status, "server_error" if status >= 500 else "bad_request")
+    return JsonResponse(error_body(code, Message(code).render()), status=status)
+
+
+def _portal_error(exc: PortalError | VasError) -> Response:
+    upstream = exc.upstream_dict() if isinstance(exc, VasError) else None
+    extra = {"upstream": upstream} if upstream else {}
+    response = Response(
+        error_body(exc.code, error_text(exc), **extra), status=http_status(exc.code)
+    )
+    set_retry_after(response, exc.retry_after)
+    return response
+
+
+def _invalid(details: Any) -> Response:
+    return Response(error_body("invalid", Message("invalid").render(), details=details), status=400)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, VasError):
-        extra = {"upstream": exc.upstream_dict()} if exc.upstream_dict() else {}
-        response = Response(
-            error_body(exc.code, error_message(exc), **extra), status=exc.http_status
-        )
-        if exc.retry_after:
-            response["Retry-After"] = str(max(1, round(exc.retry_after)))
-        return response
-    if isinstance(exc, PortalError):
-        response = Response(error_body(exc.code, error_message(exc)), status=exc.http_status)
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after:
-            response["Retry-After"] = str(max(1, round(retry_after)))
-        return response
+    if isinstance(exc, PortalError | VasError):
+        return _portal_error(exc)
     if isinstance(exc, DjangoValidationError):
         # The services' errors, by field, exactly as the pages show them.
-        details = (
+        return _invalid(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
-        return Response(error_body("invalid", INVALID_MESSAGE, details=details), status=400)
-    if isinstance(exc, RequestDataTooBig):
-        return Response(error_body(*_STATUS_CODES[413]), status=413)
-    if isinstance(exc, SuspiciousOperation):
-        return Response(error_body(*_STATUS_CODES[400]), status=400)
+    if isinstance(exc, RequestDataTooBig | SuspiciousOperation):
+        return _portal_error(
+            PortalError(
+                "request_too_large" if isinstance(exc, RequestDataTooBig) else "bad_request"
+            )
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     if not isinstance(exc, exceptions.APIException):
         return None  # a real bug: Django's 500 handler answers with the JSON 500 shape
-    code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), exc.default_code)
-    extra: dict = {}
     if isinstance(exc, exceptions.ValidationError):
-        message = INVALID_MESSAGE
-        extra["details"] = (
+        return _invalid(
             exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         )
-    else:
-        message = str(exc.detail)
-    response = Response(error_body(code, message, **extra), status=exc.status_code)
-    if isinstance(exc, exceptions.Throttled) and exc.wait:
-        response["Retry-After"] = str(int(exc.wait) + 1)
+    # DRF's exceptions carry the contract's codes as their `default_code`; their messages are
+    # DRF's own (translated by DRF), or the text of a Django Http404/PermissionDenied.
+    code = type(exc).default_code
+    if code not in CATALOGUE:
+        code = _STATUS_CODES.get(exc.status_code, "bad_request")
+    response = Response(error_body(code, str(exc.detail)), status=exc.status_code)
+    if isinstance(exc, exceptions.Throttled):
+        set_retry_after(response, exc.wait)
     if getattr(exc, "auth_header", None):
         response["WWW-Authenticate"] = exc.auth_header
     return response

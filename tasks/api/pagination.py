@@ -1,6 +1,7 @@
 from django.core.paginator import InvalidPage
-from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
+
+from tasks.errors import NotFound
 
 
 class PortalPagination(PageNumberPagination):
@@ -23,6 +24,5 @@ class LazyPagination(PortalPagination):
         try:
             self.page = paginator.page(page_number)
         except InvalidPage as exc:
-            message = self.invalid_page_message.format(page_number=page_number, message=str(exc))
-            raise NotFound(message) from exc
+            raise NotFound(reason="page") from exc
         return self.page.object_list

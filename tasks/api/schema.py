@@ -1,11 +1,14 @@
 """OpenAPI pieces shared by the views: the token scheme, error responses with examples, and the
 task answer's example."""
 
+from django.utils import translation
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
 from tasks.api.serializers import ErrorSerializer
+from tasks.errors import CATALOGUE, Message
 
 
 class PortalTokenScheme(OpenApiAuthenticationExtension):
@@ -25,79 +28,38 @@ class PortalTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-_UPSTREAM = {
-    "status": 404,
-    "error_code": "IVA.0404",
-    "error_msg": "task not found",
-    "request_id": "3b1b3c0e5c7e4f0f9d4a1e2b6c8d9f00",
-}
+def error_example(code: str) -> dict:
+    """An error body of `code` as the API answers it, from the catalogue's example (English)."""
+    entry = CATALOGUE[code]
+    example = dict(entry.example)
+    with translation.override("en"):
+        message = Message(code, example.pop("reason", ""), example.pop("params", {})).render()
+    return {"error": {"code": code, "message": message, **example}}
 
-#: code -> (HTTP status, example message, extra members)
-ERRORS: dict[str, tuple[int, str, dict]] = {
-    "invalid": (
-        400,
-        "Some fields are invalid; see details.",
-        {"details": {"name": ["This field is required."], "colour": ["Unknown field."]}},
-    ),
-    "parse_error": (400, "JSON parse error - Expecting value: line 1 column 1 (char 0)", {}),
-    "invalid_task_id": (
-        400,
-        "“a/b” is not a valid task id (1–64 letters, digits, '_' or '-').",
-        {},
-    ),
-    "invalid_service": (
-        400,
-        "“?” is not a valid service name (1–64 letters, digits, '_' or '-').",
-        {},
-    ),
-    "invalid_state": (400, "Unknown state “X”. Choose one of: …", {}),
-    "upstream_bad_request": (
-        400,
-        "The VAS upstream rejected the request as invalid.",
-        {"upstream": {**_UPSTREAM, "status": 400, "error_code": "IVA.0400"}},
-    ),
-    "not_authenticated": (401, "Authentication credentials were not provided.", {}),
-    "authentication_failed": (401, "Invalid token.", {}),
-    "permission_denied": (403, "Only the project's admins may do this.", {}),
-    "token_limit_reached": (403, "You already have 100 API tokens; revoke one first.", {}),
-    "not_found": (404, "No such project.", {}),
-    "task_not_found": (
-        404,
-        "The VAS upstream has no such task. Check the task id and the service name.",
-        {"upstream": _UPSTREAM},
-    ),
-    "method_not_allowed": (405, 'Method "PUT" not allowed.', {}),
-    "credentials_unavailable": (
-        409,
-        "The stored credentials of project “Lobby” cannot be decrypted with the configured keys.",
-        {},
-    ),
-    "request_too_large": (413, "The request body is larger than 256 KiB.", {}),
-    "unsupported_media_type": (415, 'Unsupported media type "text/plain" in request.', {}),
-    "throttled": (429, "Request was throttled. Expected available in 12 seconds.", {}),
-    "locked_out": (429, "Too many failed logins: locked for 15 minutes.", {}),
-    "upstream_auth_failed": (
-        502,
-        "The VAS upstream refused the project's credentials.",
-        {"upstream": {**_UPSTREAM, "status": 401, "error_code": "APIGW.0301"}},
-    ),
-    "upstream_forbidden": (
-        502,
-        "The credentials are valid but not allowed to do this.",
-        {"upstream": {**_UPSTREAM, "status": 403, "error_code": "APIGW.0302"}},
-    ),
-    "upstream_invalid_response": (
-        502,
-        "The VAS upstream sent an answer the portal cannot use.",
-        {},
-    ),
-    "upstream_unavailable": (
-        503,
-        "The VAS upstream failed (HTTP 503) even after retrying. Try again in a moment.",
-        {"upstream": {**_UPSTREAM, "status": 503, "error_code": None, "error_msg": None}},
-    ),
-    "upstream_timeout": (504, "The VAS upstream did not answer in time.", {}),
-}
+
+def error_table() -> str:
+    """The API's error codes as a Markdown table, made from the catalogue."""
+    rows = ["| code | HTTP | meaning | what to do |", "| --- | --- | --- | --- |"]
+    with translation.override("en"):
+        for entry in sorted(CATALOGUE.values(), key=lambda e: (e.status, e.code)):
+            rows.append(
+                f"| `{entry.code}` | {entry.status} | {gettext(entry.title)} | "
+                f"{gettext(entry.next_step)} |"
+            )
+    return "\n".join(rows)
+
+
+def add_error_table(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: the error table goes in the document's description,
+    so the OpenAPI document lists every code the API can answer with, from the one catalogue."""
+    info = result.setdefault("info", {})
+    errors = (
+        'Every error is `{"error": {"code", "message", …}}`; `message` follows '
+        "Accept-Language, `code` never changes.\n\n" + error_table()
+    )
+    info["description"] = f"{info.get('description', '')}\n\n## Errors\n\n{errors}".strip()
+    return result
+
 
 #: `Retry-After` (seconds) on 429 and 503 answers, when known.
 RETRY_AFTER = OpenApiParameter(
@@ -131,7 +93,7 @@ def error_responses(*codes: str) -> dict[int, OpenApiResponse]:
     """{status: response} documenting each error code with an example."""
     by_status: dict[int, list[str]] = {}
     for code in dict.fromkeys(codes):
-        by_status.setdefault(ERRORS[code][0], []).append(code)
+        by_status.setdefault(CATALOGUE[code].status, []).append(code)
     responses = {}
     for status, status_codes in sorted(by_status.items()):
         responses[status] = OpenApiResponse(
@@ -140,7 +102,7 @@ def error_responses(*codes: str) -> dict[int, OpenApiResponse]:
             examples=[
                 OpenApiExample(
                     f"{c} ({status})",
-                    value={"error": {"code": c, "message": ERRORS[c][1], **ERRORS[c][2]}},
+                    value=error_example(c),
                     status_codes=[str(status)],
                     response_only=True,
                 )
@@ -216,10 +178,7 @@ STALE_EXAMPLE = OpenApiExample(
             "age_seconds": 412,
             "snapshot_id": 3,
             "upstream_request_id": "3b1b3c0e5c7e4f0f9d4a1e2b6c8d9f00",
-            "error": {
-                "code": "upstream_timeout",
-                "message": "The VAS upstream did not answer in time. Try again in a moment.",
-            },
+            "error": error_example("upstream_timeout")["error"],
         },
     },
 )

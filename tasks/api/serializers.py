@@ -8,7 +8,9 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tasks.errors import stored_text
 from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
+from tasks.selectors import snapshot_changes
 from tasks.services.projects import PLAIN_FIELDS
 from tasks.services.tokens import MAX_EXPIRY_DAYS
 
@@ -77,10 +79,16 @@ class TokenRequestSerializer(StrictSerializer):
 # ---- projects ------------------------------------------------------------------------------------
 
 
-class LastCheckSerializer(serializers.Serializer):
+class CheckSerializer(serializers.Serializer):
+    """A project's last connection test (`last_check`, and the answer of `POST …/check/`)."""
+
     ok = serializers.BooleanField(source="last_check_ok", allow_null=True)
-    message = serializers.CharField(source="last_check_message")
+    message = serializers.SerializerMethodField()
     checked_at = serializers.DateTimeField(source="last_check_at", allow_null=True)
+
+    def get_message(self, project: CloudProject) -> str:
+        # Stored as code and params; worded here, in the request's language.
+        return stored_text(project.last_check_result)
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -94,7 +102,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     has_security_token = serializers.SerializerMethodField()
     has_password = serializers.SerializerMethodField()
     has_token = serializers.SerializerMethodField()
-    last_check = LastCheckSerializer(source="*", read_only=True)
+    last_check = CheckSerializer(source="*", read_only=True)
     role = serializers.SerializerMethodField()
 
     class Meta:
@@ -188,12 +196,6 @@ class ProjectWriteSerializer(StrictMixin, serializers.ModelSerializer):
 
     def cleared(self) -> set[str]:
         return {f for f, v in self.validated_data.items() if f in SECRET_FIELDS and v is None}
-
-
-class CheckSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(source="last_check_ok", allow_null=True)
-    message = serializers.CharField(source="last_check_message")
-    checked_at = serializers.DateTimeField(source="last_check_at", allow_null=True)
 
 
 # ---- members -------------------------------------------------------------------------------------
@@ -374,6 +376,4 @@ class SnapshotDetailSerializer(SnapshotSerializer):
 
     @extend_schema_field(ChangeSerializer(many=True))
     def get_changes(self, snapshot: TaskSnapshot) -> list[dict[str, Any]]:
-        from tasks.selectors import snapshot_changes
-
-        return snapshot_changes(snapshot)
+        return snapshot_changes(snapshot=snapshot)

@@ -36,6 +36,7 @@ from tasks.api.schema import (
 )
 from tasks.api.throttling import ApiRateThrottle
 from tasks.caching import memo
+from tasks.errors import Forbidden, PortalError
 from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
@@ -117,12 +118,6 @@ def _fake(view) -> bool:
 # ---- tokens --------------------------------------------------------------------------------------
 
 
-class LockedOut(exceptions.APIException):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_code = "locked_out"
-    default_detail = "Too many failed logins for this user from this address; try again later."
-
-
 @extend_schema(
     tags=["auth"],
     summary="Get an API token (HTTP Basic auth)",
@@ -160,12 +155,10 @@ class TokenCreateView(APIView):
         if locked and isinstance(
             exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated
         ):
-            exc = LockedOut()
             # django-axes' middleware must not swap our JSON for its HTML lockout page.
             self.request._request.axes_locked_out = False
-            response = super().handle_exception(exc)
-            response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
-            return response
+            cooloff = settings.AXES_COOLOFF_TIME.total_seconds()
+            return super().handle_exception(PortalError("locked_out", retry_after=cooloff))
         return super().handle_exception(exc)
 
 
@@ -189,7 +182,7 @@ class ProjectListView(generics.ListCreateAPIView):
     def get_queryset(self):
         if _fake(self):
             return CloudProject.objects.none()
-        return selectors.projects_for_user(self.request.user).order_by("name")
+        return selectors.project_list(user=self.request.user).order_by("name")
 
     @extend_schema(
         summary="Projects you can see",
@@ -208,7 +201,7 @@ class ProjectListView(generics.ListCreateAPIView):
     )
     def post(self, request, *args, **kwargs):
         if not can_create_projects(request.user):
-            raise exceptions.PermissionDenied("Only staff users may create projects.")
+            raise Forbidden(reason="staff_only")
         body = s.ProjectWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         project = project_services.project_create(
@@ -283,7 +276,7 @@ class MemberListView(ProjectScopedMixin, generics.ListCreateAPIView):
     def get_queryset(self):
         if _fake(self):
             return Membership.objects.none()
-        return selectors.members_of(self.get_project())
+        return selectors.member_list(project=self.get_project())
 
     @extend_schema(
         summary="Members of the project",
@@ -316,12 +309,9 @@ class MemberListView(ProjectScopedMixin, generics.ListCreateAPIView):
 )
 class MemberDetailView(ProjectScopedMixin, APIView):
     def get_membership(self) -> Membership:
-        project = self.get_project(admin=True)
-        membership = selectors.members_of(project).filter(user__username=self.kwargs["username"])
-        found = membership.first()
-        if found is None:
-            raise exceptions.NotFound("No such member of this project.")
-        return found
+        return selectors.member_get(
+            project=self.get_project(admin=True), username=self.kwargs["username"]
+        )
 
     @extend_schema(
         summary="Change a member's role (admins; the last admin stays admin)",
@@ -367,7 +357,7 @@ class TrackedTaskListView(ProjectScopedMixin, generics.ListAPIView):
         project = self.get_project()
         query = s.TrackedTaskQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return selectors.tracked_tasks_for_project(project, **query.validated_data)
+        return selectors.tracked_task_list(project=project, **query.validated_data)
 
 
 class UpstreamTaskListView(ProjectScopedMixin, APIView):
@@ -479,7 +469,7 @@ class _TrackedMixin(ProjectScopedMixin):
         project = self.get_project()
         service, task_id = self.kwargs["service"], self.kwargs["task_id"]
         validate_identifiers(service=service, task_id=task_id)
-        return selectors.get_tracked_task(project, service, task_id)
+        return selectors.tracked_task_get(project=project, service=service, task_id=task_id)
 
 
 _SNAPSHOT_ERRORS = error_responses(*PROJECT, "invalid_task_id", "invalid_service")
@@ -502,14 +492,13 @@ class SnapshotListView(_TrackedMixin, generics.ListAPIView):
         if _fake(self):
             return TaskSnapshot.objects.none()
         self.tracked = self.get_tracked()
-        return selectors.snapshots_for_task(self.tracked)
+        return selectors.snapshot_list(tracked=self.tracked)
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         rows = self.paginate_queryset(self.get_queryset())  # no query: the count is stored
         page = self.paginator.page
         key = (
-            f"snapshot-page:{self.tracked.pk}:{self.tracked.snapshot_count}:"
-            f"{self.tracked.last_fetched.timestamp()}:{page.number}:{page.paginator.per_page}"
+            f"snapshot-page:{self.tracked.history_version}:{page.number}:{page.paginator.per_page}"
         )
         data = cache.get(key)
         if data is None:
@@ -529,5 +518,5 @@ class SnapshotListView(_TrackedMixin, generics.ListAPIView):
 )
 class SnapshotDetailView(_TrackedMixin, APIView):
     def get(self, request: Request, project, service, task_id, snapshot) -> Response:
-        found = selectors.get_snapshot(self.get_tracked(), snapshot)
+        found = selectors.snapshot_get(tracked=self.get_tracked(), snapshot_id=snapshot)
         return Response(s.SnapshotDetailSerializer(found).data)

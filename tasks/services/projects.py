@@ -10,8 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tasks.errors import CredentialsUnavailable
-from tasks.i18n import endpoint_error_message
+from tasks.errors import CredentialsUnavailable, Message, stored_error
 from tasks.models import AuthType, CloudProject, Membership, Role
 from tasks.services.audit import audit_record
 from tasks.upstream import client_for
@@ -54,6 +53,14 @@ SECRETS_OF_AUTH: dict[str, set[str]] = {
 }
 
 
+def _endpoint_error(exc: ValueError) -> str:
+    """A `validate_endpoint` error (its template and params) in the active language."""
+    template = getattr(exc, "template", None)
+    if template is not None:
+        return _(template) % exc.params  # type: ignore[attr-defined]
+    return _(str(exc))
+
+
 # Sent as HTTP header values (the access key inside Authorization).
 HEADER_SECRETS = ("access_key", "security_token", "token")
 
@@ -88,7 +95,7 @@ def _apply(
                 project, field, validate_endpoint(value, settings.PORTAL_UPSTREAM_ALLOWED_HOSTS)
             )
         except ValueError as exc:
-            errors.setdefault(field, []).append(endpoint_error_message(exc))
+            errors.setdefault(field, []).append(_endpoint_error(exc))
 
     secret_changes: dict[str, str] = {}
     kept = SECRETS_OF_AUTH.get(project.auth_type, set())
@@ -183,16 +190,23 @@ def project_delete(*, actor, project: CloudProject) -> None:
 
 
 def project_check(*, project: CloudProject) -> CloudProject:
-    """Tests the connection (a cheap signed list call); records ok, message and time."""
+    """Tests the connection (a cheap signed list call); records ok, what it found (as code and
+    params, worded when shown) and the time."""
     try:
         result = client_for(project).check(project.default_service)
-        ok, message = result.ok, result.message
     except CredentialsUnavailable as exc:
-        ok, message = False, exc.message
+        ok, found = False, stored_error(exc)
+    else:
+        ok = result.ok
+        if result.error is not None:
+            found = stored_error(result.error)
+        else:
+            params = {"count": result.count, "service": project.default_service}
+            found = Message("connected", params=params).as_dict()
     project.last_check_ok = ok
-    project.last_check_message = message[:500]
+    project.last_check_result = found
     project.last_check_at = timezone.now()
-    project.save(update_fields=["last_check_ok", "last_check_message", "last_check_at"])
+    project.save(update_fields=["last_check_ok", "last_check_result", "last_check_at"])
     return project
 
 

@@ -14,12 +14,17 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from tasks.caching import readahead
 from tasks.caching.locks import NamedLock
 from tasks.caching.ratelimit import rate_hit
-from tasks.errors import CredentialsUnavailable, InvalidIdentifier, PortalError
+from tasks.errors import (
+    CredentialsUnavailable,
+    PortalError,
+    roi_for_reader,
+    stored_contract_error,
+    stored_error,
+)
 from tasks.models import CloudProject, TaskSnapshot, TrackedTask
 from tasks.roi import roi_for_task
 from tasks.services.audit import audit_record
@@ -41,19 +46,6 @@ NOT_FOUND_SECONDS = 10
 #: Cached copies are kept past their TTL to answer while revalidating and when upstream fails.
 KEEP_STALE_SECONDS = 3600
 
-_ERROR_CLASSES: dict[str, type[vas_errors.VasError]] = {
-    cls.code: cls
-    for cls in (
-        vas_errors.TaskNotFound,
-        vas_errors.UpstreamBadRequest,
-        vas_errors.UpstreamAuthFailed,
-        vas_errors.UpstreamForbidden,
-        vas_errors.UpstreamUnavailable,
-        vas_errors.UpstreamTimeout,
-        vas_errors.UpstreamInvalidResponse,
-        vas_errors.EndpointNotAllowed,
-    )
-}
 # Errors that a stale copy must not hide: the task is gone, or the request itself is wrong.
 _NOT_HIDDEN = (vas_errors.TaskNotFound, vas_errors.UpstreamBadRequest)
 
@@ -67,8 +59,9 @@ def json_bytes(data: Any) -> bytes:
 class TaskResult:
     """A task as the pages and the API show it: `{task, roi, meta}` plus its tracked row.
 
-    The cache keeps the task and its ROI as the JSON the API answers: a cached API answer is
-    spliced from those bytes (`as_json()`), and the documents are decoded only when read."""
+    The cache keeps the task and its ROI as JSON: a cached API answer is spliced from those bytes
+    (`as_json()`), and the documents are decoded only when read. `roi` and `meta.error` hold
+    messages as data (code, params); `as_json()`/`as_dict()` put them in the reader's words."""
 
     def __init__(
         self,
@@ -102,38 +95,49 @@ class TaskResult:
         return self._roi
 
     def roi_json(self) -> bytes:
-        return self._roi_json if self._roi_json is not None else json_bytes(self.roi)
+        """The contract's `roi`, problems in the active language (the cached bytes as they are
+        when there is no problem to word: the usual case)."""
+        if self._roi_json is not None and self._roi_json.endswith(b',"problems":[]}'):
+            return self._roi_json
+        return json_bytes(roi_for_reader(self.roi))
+
+    def reader_meta(self) -> dict[str, Any]:
+        """`meta` with a stale copy's error as the contract shows it, in the active language."""
+        error = self.meta.get("error")
+        return {**self.meta, "error": stored_contract_error(error)} if error else self.meta
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "roi": self.roi, "meta": self.meta}
+        return {"task": self.task, "roi": roi_for_reader(self.roi), "meta": self.reader_meta()}
 
     def as_json(self) -> bytes:
         task = self._task_json if self._task_json is not None else json_bytes(self.task)
-        return b'{"task":%s,"roi":%s,"meta":%s}' % (task, self.roi_json(), json_bytes(self.meta))
+        meta = json_bytes(self.reader_meta())
+        return b'{"task":%s,"roi":%s,"meta":%s}' % (task, self.roi_json(), meta)
 
 
 def iso_utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _error_dict(exc: Exception) -> dict[str, str]:
-    return {"code": exc.code, "message": exc.message}  # type: ignore[attr-defined]
+def validate_service(service: str) -> None:
+    """Refuses an impossible service name before any I/O (it would also be path injection)."""
+    if not isinstance(service, str) or not IDENTIFIER.match(service):
+        raise PortalError("invalid_service", params={"value": str(service)[:80]})
 
 
 def validate_identifiers(*, service: str, task_id: str) -> None:
     """Refuses impossible names before any I/O (they would also be path injection)."""
-    if not isinstance(service, str) or not IDENTIFIER.match(service):
-        raise InvalidIdentifier(
-            _("“%(value)s” is not a valid service name (1–64 letters, digits, '_' or '-').")
-            % {"value": str(service)[:80]},
-            code="invalid_service",
-        )
+    validate_service(service)
     if not isinstance(task_id, str) or not IDENTIFIER.match(task_id):
-        raise InvalidIdentifier(
-            _("“%(value)s” is not a valid task id (1–64 letters, digits, '_' or '-').")
-            % {"value": str(task_id)[:80]},
-            code="invalid_task_id",
-        )
+        raise PortalError("invalid_task_id", params={"value": str(task_id)[:80]})
+
+
+def identifiers_valid(*, service: str, task_id: str) -> bool:
+    return (
+        isinstance(service, str)
+        and isinstance(task_id, str)
+        and bool(IDENTIFIER.match(service) and IDENTIFIER.match(task_id))
+    )
 
 
 def task_cache_key(project, service: str, task_id: str) -> str:
@@ -146,7 +150,7 @@ def task_cache_key(project, service: str, task_id: str) -> str:
 def task_cache_key_guess(project, service: str, task_id: str) -> str | None:
     """task_cache_key for identifiers that are valid, else None (a read-ahead's guess: the real
     request refuses them before any I/O)."""
-    if IDENTIFIER.match(service) and IDENTIFIER.match(task_id):
+    if identifiers_valid(service=service, task_id=task_id):
         return task_cache_key(project, service, task_id)
     return None
 
@@ -157,12 +161,7 @@ def refresh_allow(actor) -> None:
         return
     wait = rate_hit(f"refresh:{actor.pk}", settings.PORTAL_REFRESH_RATE)
     if wait is not None:
-        raise PortalError(
-            _("Refresh asked too often. Wait %(seconds)d seconds before forcing another refresh.")
-            % {"seconds": int(wait)},
-            code="throttled",
-            http_status=429,
-        )
+        raise PortalError("throttled", reason="refresh", retry_after=wait)
 
 
 def _result(entry: dict[str, Any], source: str, now: float, error=None) -> TaskResult:
@@ -179,6 +178,23 @@ def _result(entry: dict[str, Any], source: str, now: float, error=None) -> TaskR
             "upstream_request_id": entry.get("request_id"),
             "error": error,
         },
+    )
+
+
+def snapshot_result(*, snapshot: TaskSnapshot) -> TaskResult:
+    """A stored version shaped like a live answer; meta.source is "snapshot"."""
+    return TaskResult(
+        task=snapshot.payload,
+        roi=roi_for_task(snapshot.payload),
+        meta={
+            "source": "snapshot",
+            "fetched_at": iso_utc(snapshot.last_seen.timestamp()),
+            "age_seconds": max(0, int((timezone.now() - snapshot.last_seen).total_seconds())),
+            "snapshot_id": snapshot.pk,
+            "upstream_request_id": snapshot.upstream_request_id or None,
+            "error": None,
+        },
+        tracked=snapshot.task,
     )
 
 
@@ -201,8 +217,8 @@ def _remember_failure(key: str, exc: Exception, now: float) -> None:
         f"backoff:{key}",
         {
             "code": exc.code,  # type: ignore[attr-defined]
-            "message": exc.message,  # type: ignore[attr-defined]
-            "http_status": getattr(exc, "http_status", 502),
+            "reason": getattr(exc, "reason", ""),
+            "params": getattr(exc, "params", {}),
             "status": getattr(exc, "status", None),
             "error_code": getattr(exc, "error_code", None),
             "error_msg": getattr(exc, "error_msg", None),
@@ -220,13 +236,12 @@ def _active_failure(key: str, now: float) -> dict[str, Any] | None:
 
 
 def _remembered_error(failure: dict[str, Any], now: float) -> Exception:
-    cls = _ERROR_CLASSES.get(failure["code"])
-    if cls is None:
-        return PortalError(
-            failure["message"], code=failure["code"], http_status=failure["http_status"]
-        )
-    return cls(
-        failure["message"],
+    code, reason, params = failure["code"], failure.get("reason", ""), failure.get("params")
+    if code not in vas_errors.VasError.by_code and code != vas_errors.VasError.code:
+        return PortalError(code, reason=reason, params=params)
+    return vas_errors.VasError.for_code(code)(
+        reason,
+        params=params,
         status=failure["status"],
         error_code=failure["error_code"],
         error_msg=failure["error_msg"],
@@ -251,7 +266,7 @@ def _stale_or_raise(
         entry = _snapshot_entry(snapshot) if snapshot else None
     if entry is None:
         raise exc
-    return _result(entry, "stale", now, error=_error_dict(exc))
+    return _result(entry, "stale", now, error=stored_error(exc))
 
 
 def _fetch_upstream(
@@ -311,15 +326,7 @@ def _wait_for_other(
                 exc=_remembered_error(failure, time.time()),
                 now=time.time(),
             )
-    error = vas_errors.UpstreamUnavailable(
-        _(
-            "Another request is already fetching this task and it did not finish in time. "
-            "Try again in a few seconds."
-        ),
-        retry_after=WAIT_TIMEOUT,
-    )
-    error.localized = True  # type: ignore[attr-defined] # written in the user's language already (see tasks.i18n)
-    raise error
+    raise vas_errors.UpstreamUnavailable("busy", retry_after=WAIT_TIMEOUT)
 
 
 def task_fetch(

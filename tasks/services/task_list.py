@@ -6,11 +6,10 @@ import time
 from typing import Any
 
 from django.core.cache import cache
-from django.utils.translation import gettext as _
 
 from tasks.errors import PortalError
 from tasks.models import CloudProject
-from tasks.services.task_fetch import iso_utc, validate_identifiers
+from tasks.services.task_fetch import iso_utc, validate_service
 from tasks.upstream import client_for
 from tasks.vas.parsing import STATES
 
@@ -33,18 +32,13 @@ def task_list_upstream(
 
     `count` is the upstream's total of matches, so callers can page with offset/limit.
     """
-    validate_identifiers(service=service, task_id="list")
+    validate_service(service)
     if state and state not in STATES:
         raise PortalError(
-            _("Unknown state “%(state)s”. Choose one of: %(states)s.")
-            % {"state": state[:40], "states": ", ".join(STATES)},
-            code="invalid_state",
+            "invalid_state", params={"state": state[:40], "states": ", ".join(STATES)}
         )
     if not 0 <= offset <= 100_000 or not 1 <= limit <= MAX_LIMIT:
-        raise PortalError(
-            _("offset must be 0–100000 and limit 1–%(max)d.") % {"max": MAX_LIMIT},
-            code="invalid_page",
-        )
+        raise PortalError("invalid_page", params={"max": MAX_LIMIT})
     name = (name or "").strip()[:100] or None
     query = {"state": state, "name": name, "offset": offset, "limit": limit}
     digest = hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:24]

@@ -8,10 +8,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from knox.settings import knox_settings
 
-from tasks.errors import PortalError
+from tasks.errors import NotFound, PortalError
 from tasks.models import ApiToken
 from tasks.services.audit import audit_record
 
@@ -22,15 +21,18 @@ MAX_EXPIRY_DAYS = 365
 PREFIX_LENGTH = 8
 
 
-class TokenLimitReached(PortalError):
-    code = "token_limit_reached"
-    http_status = 403
-
-
 def tokens_for_user(user) -> QuerySet[ApiToken]:
     """The user's tokens that are still valid, newest first."""
     now = timezone.now()
     return ApiToken.objects.filter(user=user).filter(Q(expiry__gt=now) | Q(expiry__isnull=True))
+
+
+def token_get(*, user, digest: str) -> ApiToken:
+    """One of `user`'s valid tokens by its digest; NotFound for anyone else's."""
+    token = tokens_for_user(user).filter(digest=digest).first()
+    if token is None:
+        raise NotFound(reason="token")
+    return token
 
 
 @transaction.atomic
@@ -47,10 +49,7 @@ def token_create(*, user, expires_days: int | None = None, name: str = "") -> tu
     ApiToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
     limit = knox_settings.TOKEN_LIMIT_PER_USER
     if limit is not None and tokens_for_user(user).count() >= limit:
-        raise TokenLimitReached(
-            _("You already have %(limit)d API tokens; revoke one before creating another.")
-            % {"limit": limit}
-        )
+        raise PortalError("token_limit_reached", params={"limit": limit})
     instance, key = ApiToken.objects.create(user=user, expiry=ttl, name=name.strip()[:100])
     audit_record(
         actor=user,

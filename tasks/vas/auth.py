@@ -34,6 +34,17 @@ UNSIGNED_HEADERS = frozenset({"accept", "accept-encoding", "connection", "conten
 TOKEN_REFRESH_MARGIN = 300.0
 #: An IAM token answer without the catalogue is a few KiB; anything near this is not IAM.
 IAM_MAX_BODY_BYTES = 256 * 1024
+#: The transport's failure reasons, as the error catalogue words them for IAM.
+IAM_REASONS = {
+    "timeout": "iam",
+    "slow_body": "iam",
+    "unreachable": "iam_unreachable",
+    "dropped": "iam_unreachable",
+    "tls": "iam_unreachable",
+    "redirect": "iam_unusable",
+    "too_large": "iam_unusable",
+    "undecodable": "iam_unusable",
+}
 
 
 def _encode(value: str) -> str:
@@ -251,6 +262,8 @@ class IamPasswordAuth(AuthBase):
             deadline=deadline,
             max_body=IAM_MAX_BODY_BYTES,
             retry_methods=("POST",),
+            # The catalogue's IAM wording where it has one; the VAS wording otherwise.
+            reasons=IAM_REASONS,
             session=session,
             session_key=self.iam_endpoint,
         )
@@ -308,7 +321,6 @@ class IamPasswordAuth(AuthBase):
                 url,
                 json=body,
                 headers={"Content-Type": "application/json;charset=utf8"},
-                what="the token request",
             )
         except VasError as exc:
             raise exc.scrub(self.secrets()) from None
@@ -316,8 +328,7 @@ class IamPasswordAuth(AuthBase):
         if status in (400, 401, 403):
             err = error_for_status(status, answer.body[:4096], request_id=request_id)
             raise UpstreamAuthFailed(
-                "IAM refused the project's domain, user name or password. Ask a project admin to "
-                "check the credentials.",
+                "iam_refused",
                 status=status,
                 error_code=err.error_code,
                 error_msg=err.error_msg,
@@ -328,8 +339,6 @@ class IamPasswordAuth(AuthBase):
                 status,
                 answer.body[:4096],
                 request_id=request_id,
-                retry_after=None,
-                what="the IAM token request",
             ).scrub(self.secrets())
         token = answer.headers.get("X-Subject-Token")
         expires = self._clock() + 3600.0  # conservative if IAM omits expires_at
@@ -341,7 +350,7 @@ class IamPasswordAuth(AuthBase):
             pass
         if not token:
             raise UpstreamInvalidResponse(
-                "IAM answered without an X-Subject-Token header. Check the IAM endpoint.",
+                "iam_no_token",
                 status=status,
                 request_id=request_id,
             )

@@ -58,8 +58,11 @@ class TaskPage:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """A connection test: ``count`` tasks listed, or the ``error`` that stopped it."""
+
     ok: bool
-    message: str
+    count: int | None = None
+    error: VasError | None = None
     request_id: str | None = None
 
 
@@ -109,12 +112,11 @@ class VasClient:
     def show_task(self, service: str, task_id: str) -> Fetched:
         """GET one task. Raises ``TaskNotFound`` and the other ``VasError`` subclasses."""
         path = self._task_path(service, task_id)
-        answer = self._call("GET", path, what=f"the request for task {task_id}")
+        answer = self._call("GET", path)
         doc = self._json(answer)
         if not (isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str)):
             raise UpstreamInvalidResponse(
-                "The VAS upstream answered with JSON that is not a task (no id or state). "
-                "Check the endpoint setting.",
+                "not_a_task",
                 status=answer.status,
                 request_id=answer.request_id,
             )
@@ -151,8 +153,7 @@ class VasClient:
             or not all(isinstance(t, dict) for t in tasks)
         ):
             raise UpstreamInvalidResponse(
-                "The VAS upstream answered the task list with JSON of the wrong shape "
-                "(count and tasks expected). Check the endpoint setting.",
+                "not_a_list",
                 status=answer.status,
                 request_id=answer.request_id,
             )
@@ -173,15 +174,10 @@ class VasClient:
         try:
             page = self.list_tasks(service, limit=1)
         except VasError as exc:
-            return CheckResult(ok=False, message=exc.message, request_id=exc.request_id)
-        except ValueError as exc:
-            return CheckResult(ok=False, message=str(exc))
-        noun = "task" if page.count == 1 else "tasks"
-        return CheckResult(
-            ok=True,
-            message=f"Connected: {page.count} {noun} in service {service}.",
-            request_id=page.request_id,
-        )
+            return CheckResult(ok=False, error=exc, request_id=exc.request_id)
+        except ValueError:
+            return CheckResult(ok=False, error=UpstreamBadRequest("invalid_path"))
+        return CheckResult(ok=True, count=page.count, request_id=page.request_id)
 
     # ---------------------------------------------------------------- internals
 
@@ -206,26 +202,24 @@ class VasClient:
         *,
         params: dict[str, str] | None = None,
         json: Any = None,
-        what: str = "",
     ) -> Answer:
         """Send ``method path`` (below the endpoint); a non-2xx answer raises its typed error.
 
         A 401 with a renewable token (IAM) is retried once with a fresh token.
         """
-        what = what or "the request"
         url = self.endpoint + path
         # One deadline for the whole call: the token refetch and the second attempt included.
         with self.transport.deadline_scope():
             try:
                 answer = self.transport.request(
-                    method, url, params=params, json=json, auth=self.auth, what=what
+                    method, url, params=params, json=json, auth=self.auth
                 )
                 invalidate = getattr(self.auth, "invalidate", None)
                 if answer.status == 401 and callable(invalidate):
                     # The token may have been revoked or expired early: fetch a new one, once.
                     invalidate(answer.sent_headers.get("X-Auth-Token"))
                     answer = self.transport.request(
-                        method, url, params=params, json=json, auth=self.auth, what=what
+                        method, url, params=params, json=json, auth=self.auth
                     )
                 if answer.status >= 400 or answer.status < 200:
                     raise error_for_status(
@@ -233,7 +227,6 @@ class VasClient:
                         answer.body,
                         request_id=answer.request_id,
                         retry_after=parse_retry_after(answer.headers.get("Retry-After")),
-                        what=what,
                     )
                 return answer
             except VasError as exc:
@@ -244,14 +237,13 @@ class VasClient:
             doc = parse_json(answer.body)
         except (ValueError, UnicodeDecodeError):
             raise UpstreamInvalidResponse(
-                "The VAS upstream answered with something that is not valid JSON (an HTML error "
-                "page or a proxy?). Check the endpoint setting.",
+                "not_json",
                 status=answer.status,
                 request_id=answer.request_id,
             ) from None
         if not isinstance(doc, dict):
             raise UpstreamInvalidResponse(
-                "The VAS upstream answered with JSON that is not an object.",
+                "not_an_object",
                 status=answer.status,
                 request_id=answer.request_id,
             )

@@ -1,8 +1,9 @@
 """Typed errors raised by the VAS client.
 
-Each error carries the contract's error ``code`` and the HTTP status the portal answers with
-(``http_status``), plus what the upstream said (``status``, ``error_code``, ``error_msg``,
-``request_id``). Messages say what happened and what to do, and never contain secrets.
+Each error says what happened as data: the contract's error ``code``, a ``reason`` and ``params``
+for the specific case, plus what the upstream said (``status``, ``error_code``, ``error_msg``,
+``request_id``). No sentence and no HTTP status of the portal's: the portal's error catalogue
+(``tasks.errors``) has the words, in every language, and decides the statuses. Never a secret.
 """
 
 from __future__ import annotations
@@ -29,29 +30,44 @@ def scrub_text(text: str | None, secrets: tuple[str, ...] = ()) -> str | None:
 
 
 class VasError(Exception):
-    """Base class: something went wrong talking to the VAS (or IAM) upstream."""
+    """Base class: something went wrong talking to the VAS (or IAM) upstream.
+
+    Says what happened, as data: the contract's ``code``, a ``reason`` naming the specific case
+    (``""`` for the code's general one) and the ``params`` of its message, plus what the upstream
+    said. The portal's catalogue (``tasks.errors``) holds the words and the HTTP status.
+    """
 
     code: str = "upstream_error"
-    http_status: int = 502
-    default_message: str = "The VAS upstream call failed. Try again later."
+    #: code -> class, for errors rebuilt from what was remembered of them.
+    by_code: dict[str, type[VasError]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        VasError.by_code[cls.code] = cls
 
     def __init__(
         self,
-        message: str | None = None,
+        reason: str = "",
         *,
+        params: dict[str, Any] | None = None,
         status: int | None = None,
         error_code: str | None = None,
         error_msg: str | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        self.message: str = message or self.default_message
+        self.reason = reason
+        self.params = dict(params or {})
         self.status = status
         self.error_code = error_code
         self.error_msg = error_msg
         self.request_id = request_id
         self.retry_after = retry_after
-        super().__init__(self.message)
+        super().__init__(self.code, reason)
+
+    @classmethod
+    def for_code(cls, code: str) -> type[VasError]:
+        return cls.by_code.get(code, VasError)
 
     def upstream_dict(self) -> dict[str, Any] | None:
         """The contract's ``error.upstream`` object, or None when the upstream never answered."""
@@ -66,82 +82,59 @@ class VasError(Exception):
 
     def scrub(self, secrets: tuple[str, ...]) -> VasError:
         """Remove secret values from every text of this error (in place); returns self."""
-        self.message = scrub_text(self.message, secrets) or self.default_message
         self.error_msg = scrub_text(self.error_msg, secrets)
-        self.args = (self.message,)
+        self.params = {
+            name: scrub_text(value, secrets) if isinstance(value, str) else value
+            for name, value in self.params.items()
+        }
         return self
+
+    def __str__(self) -> str:
+        said = " ".join(str(p) for p in (self.status, self.error_code, self.error_msg) if p)
+        return (
+            self.code
+            + (f" ({self.reason})" if self.reason else "")
+            + (f": upstream said {said}" if said else "")
+        )
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(code={self.code!r}, status={self.status!r}, "
-            f"error_code={self.error_code!r}, request_id={self.request_id!r})"
+            f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r}, "
+            f"status={self.status!r}, error_code={self.error_code!r}, "
+            f"request_id={self.request_id!r})"
         )
 
 
 class TaskNotFound(VasError):
     code = "task_not_found"
-    http_status = 404
-    default_message = (
-        "The VAS upstream has no such task. Check the task id and the service name "
-        "(tasks are listed per service)."
-    )
 
 
 class UpstreamBadRequest(VasError):
     code = "upstream_bad_request"
-    http_status = 400
-    default_message = (
-        "The VAS upstream rejected the request as invalid. Check the project id, service name "
-        "and filters."
-    )
 
 
 class UpstreamAuthFailed(VasError):
     code = "upstream_auth_failed"
-    http_status = 502
-    default_message = (
-        "The VAS upstream refused the project's credentials. Ask a project admin to check or "
-        "replace them."
-    )
 
 
 class UpstreamForbidden(VasError):
     code = "upstream_forbidden"
-    http_status = 502
-    default_message = (
-        "The credentials are valid but not allowed to do this (subscription or IAM policy). "
-        "Ask the cloud account owner to grant VAS access."
-    )
 
 
 class UpstreamUnavailable(VasError):
     code = "upstream_unavailable"
-    http_status = 503
-    default_message = "The VAS upstream is unavailable right now. Try again in a moment."
 
 
 class UpstreamTimeout(VasError):
     code = "upstream_timeout"
-    http_status = 504
-    default_message = "The VAS upstream did not answer in time. Try again in a moment."
 
 
 class UpstreamInvalidResponse(VasError):
     code = "upstream_invalid_response"
-    http_status = 502
-    default_message = (
-        "The VAS upstream sent an answer the portal cannot use. Check the endpoint setting; "
-        "if it is right, try again later."
-    )
 
 
 class EndpointNotAllowed(VasError):
     code = "endpoint_not_allowed"
-    http_status = 502
-    default_message = (
-        "The endpoint resolves to an address the portal may not call (private, loopback or "
-        "link-local). Ask an administrator to check the project's endpoint."
-    )
 
 
 def parse_error_body(body: bytes | str | None) -> tuple[str | None, str | None]:
@@ -190,45 +183,27 @@ def error_for_status(
     *,
     request_id: str | None = None,
     retry_after: float | None = None,
-    what: str = "the request",
 ) -> VasError:
     """Map a non-2xx upstream answer to the matching typed error."""
     error_code, error_msg = parse_error_body(body)
-    detail = f" Upstream said: {error_code or status}" + (f" {error_msg}" if error_msg else "")
     kwargs: dict[str, Any] = {
         "status": status,
         "error_code": error_code,
         "error_msg": error_msg,
         "request_id": request_id,
     }
-    cls: type[VasError]
     if status == 404:
-        cls = TaskNotFound
-    elif status == 401:
-        cls = UpstreamAuthFailed
-    elif status == 403:
-        cls = UpstreamForbidden
-    elif status == 429:
-        wait = f" Wait {retry_after:g} s before retrying." if retry_after is not None else ""
+        return TaskNotFound(**kwargs)
+    if status == 401:
+        return UpstreamAuthFailed(**kwargs)
+    if status == 403:
+        return UpstreamForbidden(**kwargs)
+    if status == 429:
+        return UpstreamUnavailable("rate_limited", retry_after=retry_after, **kwargs)
+    if 400 <= status < 500:
+        return UpstreamBadRequest(**kwargs)
+    if status >= 500:
         return UpstreamUnavailable(
-            f"The VAS upstream is rate limiting {what} (HTTP 429).{wait}",
-            retry_after=retry_after,
-            **kwargs,
+            "server_error", params={"status": status}, retry_after=retry_after, **kwargs
         )
-    elif 400 <= status < 500:
-        cls = UpstreamBadRequest
-    elif status >= 500:
-        return UpstreamUnavailable(
-            f"The VAS upstream failed {what} (HTTP {status}) even after retrying. "
-            "Try again in a moment.",
-            retry_after=retry_after,
-            **kwargs,
-        )
-    else:
-        cls = UpstreamInvalidResponse
-        return cls(
-            f"The VAS upstream answered {what} with an unexpected HTTP {status}. Check the "
-            "endpoint setting.",
-            **kwargs,
-        )
-    return cls(cls.default_message + detail, **kwargs)
+    return UpstreamInvalidResponse("unexpected_status", params={"status": status}, **kwargs)

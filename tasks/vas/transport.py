@@ -22,7 +22,7 @@ Public API (the monitor's notifications use it as well as the VAS and IAM client
     policy = AddressPolicy(allowed_hosts=settings.PORTAL_NOTIFY_ALLOWED_HOSTS,
                            any_public_host=True, setting="PORTAL_NOTIFY_ALLOWED_HOSTS")
     policy.check_url(url)        # cheap, no DNS: scheme and host name (EndpointNotAllowed)
-    transport = Transport(policy=policy, peer="the notification target",
+    transport = Transport(policy=policy, peer="notification",
                           timeout=(3, 5), deadline=10, max_body=64 * 1024)
     answer = transport.request("POST", url, json=payload)   # Answer(status, body, headers, ...)
 
@@ -75,6 +75,7 @@ from .errors import (
     UpstreamInvalidResponse,
     UpstreamTimeout,
     UpstreamUnavailable,
+    VasError,
 )
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -229,8 +230,7 @@ class AddressPolicy:
         """Raise :class:`EndpointNotAllowed` when a URL may not name ``host``."""
         if not host or not self.host_allowed(host):
             raise EndpointNotAllowed(
-                f"The host {normalise_host(host)!r} is not on the list of allowed hosts "
-                f"({self.setting})."
+                "not_listed", params={"host": normalise_host(host), "setting": self.setting}
             )
 
     def check_address(self, host: str, address: str) -> None:
@@ -240,10 +240,7 @@ class AddressPolicy:
         except ValueError:
             raise EndpointNotAllowed() from None
         if not self.address_allowed(host, ip):
-            raise EndpointNotAllowed(
-                f"The host {normalise_host(host)!r} resolves to a non-public address; the "
-                "portal refuses to call it. Ask an administrator to check the address."
-            )
+            raise EndpointNotAllowed("not_public", params={"host": normalise_host(host)})
 
     def check_url(self, url: str) -> None:
         """The checks possible before any DNS lookup: an http(s) URL naming an allowed host."""
@@ -251,9 +248,9 @@ class AddressPolicy:
             parts = urlsplit(url)
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError:
-            raise EndpointNotAllowed("The address is not a valid URL.") from None
+            raise EndpointNotAllowed() from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise EndpointNotAllowed("The address must be an http(s) URL with a host name.")
+            raise EndpointNotAllowed()
         self.check_host(parts.hostname)
 
 
@@ -381,7 +378,7 @@ class GuardedAdapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         # Through a proxy the guard would judge the proxy's address, not the target's.
-        raise EndpointNotAllowed("Guarded connections do not go through proxies.")
+        raise EndpointNotAllowed()
 
 
 # ------------------------------------------------------------------------ deadline and retry
@@ -602,35 +599,46 @@ class Answer:
     sent_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
-def _size_text(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size // (1024 * 1024)} MiB"
-    return f"{size // 1024} KiB"
-
-
-def _capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
+#: Each failure reason the transport raises, with its error class (the catalogue words them).
+REASONS: dict[str, type[VasError]] = {
+    "timeout": UpstreamTimeout,  # the code's general case
+    "slow_body": UpstreamTimeout,
+    "tls": UpstreamUnavailable,
+    "unreachable": UpstreamUnavailable,
+    "unresolvable": UpstreamUnavailable,
+    "dropped": UpstreamUnavailable,
+    "unsendable": UpstreamAuthFailed,
+    "redirect": UpstreamInvalidResponse,
+    "too_large": UpstreamInvalidResponse,
+    "undecodable": UpstreamInvalidResponse,
+}
 
 
 class Transport:
     """Bounded HTTP calls to hosts an :class:`AddressPolicy` allows.
 
-    ``peer`` names the other side in error messages ("the VAS upstream", "IAM").
     ``timeout`` is (connect, read) per attempt; ``deadline`` bounds the whole call (all attempts,
     waits and the body), default connect + read + 2 s. A call made inside another one (an IAM
     token fetched while signing a VAS call) ends by the outer deadline too.
+
+    Failures are raised as the ``errors.py`` classes with a ``reason`` the error catalogue words
+    (``slow_body``, ``tls``, ``unreachable``, ``unresolvable``, ``unsendable``, ``redirect``,
+    ``too_large``, ``undecodable``, ``dropped``; ``timeout`` stands for the code's general
+    case). ``reasons`` renames them for another peer, e.g. ``{"timeout": "iam"}``; ``peer`` is a
+    label for logs and reprs.
     """
 
     def __init__(
         self,
         *,
         policy: AddressPolicy | None,
-        peer: str = "the upstream",
+        peer: str = "upstream",
         timeout: tuple[float, float] = (3.0, 10.0),
         deadline: float | None = None,
         max_body: int = MAX_BODY_BYTES,
         max_error_body: int = MAX_ERROR_BODY_BYTES,
         retry_methods: Iterable[str] = ("GET",),
+        reasons: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
         session_key: str = "",
     ) -> None:
@@ -642,12 +650,17 @@ class Transport:
         )
         self.max_body = max_body
         self.max_error_body = max_error_body
+        self.reasons = dict(reasons or {})
         self.session = session or shared_session(
             session_key, policy=policy, retry_methods=retry_methods
         )
 
     def __repr__(self) -> str:
         return f"Transport(peer={self.peer!r}, policy={self.policy!r})"
+
+    def _reason(self, name: str) -> str:
+        reason = self.reasons.get(name, name)
+        return "" if reason == "timeout" else reason
 
     def request(
         self,
@@ -659,13 +672,12 @@ class Transport:
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         auth: requests.auth.AuthBase | None = None,
-        what: str = "the request",
     ) -> Answer:
         """Send one request (retried as configured) and read its answer within the caps."""
         if self.policy is not None:
             self.policy.check_url(url)
         with self.deadline_scope():
-            return self._send(method, url, params, json, data, headers, auth, what)
+            return self._send(method, url, params, json, data, headers, auth)
 
     @contextlib.contextmanager
     def deadline_scope(self) -> Iterator[None]:
@@ -688,12 +700,10 @@ class Transport:
         data: bytes | None,
         headers: Mapping[str, str] | None,
         auth: requests.auth.AuthBase | None,
-        what: str,
     ) -> Answer:
-        peer = _capitalised(self.peer)
         left = remaining() or 0.0
         if left <= 0:
-            raise UpstreamTimeout(f"{peer} did not answer {what} in time.")
+            raise UpstreamTimeout(self._reason("timeout"))
         timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
         try:
             resp = self.session.request(
@@ -709,48 +719,34 @@ class Transport:
                 stream=True,
             )
         except requests.Timeout:
-            raise UpstreamTimeout(
-                f"{peer} did not answer {what} in time. Try again in a moment."
-            ) from None
+            raise UpstreamTimeout(self._reason("timeout")) from None
         except requests.exceptions.SSLError:
-            raise UpstreamUnavailable(
-                f"The TLS connection to {self.peer} failed (certificate or protocol). "
-                "Check the endpoint setting."
-            ) from None
+            raise UpstreamUnavailable(self._reason("tls")) from None
         except requests.RequestException as exc:
             if _caused_by(exc, NameResolutionError):
                 host = urlsplit(url).hostname or ""
                 raise UpstreamUnavailable(
-                    f"The endpoint host {host!r} could not be resolved. Check the endpoint "
-                    "setting and the server's DNS."
+                    self._reason("unresolvable"), params={"host": host}
                 ) from None
             if _caused_by_timeout(exc):
-                raise UpstreamTimeout(
-                    f"{peer} did not answer {what} in time. Try again in a moment."
-                ) from None
-            raise UpstreamUnavailable(
-                f"{peer} could not be reached or dropped the connection. Try again in a moment."
-            ) from None
+                raise UpstreamTimeout(self._reason("timeout")) from None
+            raise UpstreamUnavailable(self._reason("unreachable")) from None
         except ValueError:
             # http.client refuses a header value with a line break or a non-Latin-1 character
             # and its message quotes the value: here a credential (token, AK, security token).
-            raise UpstreamAuthFailed(
-                "The project's credentials contain characters that cannot be sent in an HTTP "
-                "header (a line break or a non-ASCII character). Ask a project admin to enter "
-                "them again."
-            ) from None
+            raise UpstreamAuthFailed(self._reason("unsendable")) from None
         with resp:
             request_id = resp.headers.get("X-Request-Id")
             status = resp.status_code
             if 300 <= status < 400:
                 raise UpstreamInvalidResponse(
-                    f"{peer} answered with a redirect (HTTP {status}), which the portal "
-                    "does not follow. Check the endpoint setting.",
+                    self._reason("redirect"),
+                    params={"status": status},
                     status=status,
                     request_id=request_id,
                 )
             ok = 200 <= status < 300
-            body = self._read_body(resp, ok, request_id, what)
+            body = self._read_body(resp, ok, request_id)
         sent = resp.request.headers if resp.request is not None else {}
         return Answer(
             status=status,
@@ -760,18 +756,16 @@ class Transport:
             sent_headers=dict(sent),
         )
 
-    def _read_body(
-        self, resp: requests.Response, ok: bool, request_id: str | None, what: str
-    ) -> bytes:
+    def _read_body(self, resp: requests.Response, ok: bool, request_id: str | None) -> bytes:
         """Read at most the cap of decoded bytes, enforcing the deadline between socket reads.
 
         A success body over the cap is refused; an error body is cut (its start is enough).
         """
-        peer = _capitalised(self.peer)
         status = resp.status_code
         cap = self.max_body if ok else self.max_error_body
         too_big = UpstreamInvalidResponse(
-            f"{peer}'s answer is larger than {_size_text(self.max_body)}; the portal refuses it.",
+            self._reason("too_large"),
+            params={"max_mib": f"{self.max_body / (1024 * 1024):g}"},
             status=status,
             request_id=request_id,
         )
@@ -782,15 +776,12 @@ class Transport:
         raw = resp.raw
         chunks: list[bytes] = []
         size = 0
+        slow = UpstreamTimeout(self._reason("slow_body"), status=status, request_id=request_id)
         try:
             while True:
                 left = remaining()
                 if left is not None and left <= 0:
-                    raise UpstreamTimeout(
-                        f"{peer} was too slow sending its answer to {what}.",
-                        status=status,
-                        request_id=request_id,
-                    )
+                    raise slow
                 read_timeout = self.timeout[1] if left is None else min(self.timeout[1], left)
                 _set_socket_timeout(raw, read_timeout)
                 # read1 returns as soon as some bytes arrive (a trickling server cannot hold us
@@ -806,23 +797,14 @@ class Transport:
                     break
                 chunks.append(chunk)
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-            raise UpstreamTimeout(
-                f"{peer} was too slow sending its answer to {what}.",
-                status=status,
-                request_id=request_id,
-            ) from None
+            raise slow from None
         except urllib3.exceptions.DecodeError:
             raise UpstreamInvalidResponse(
-                f"{peer} sent a body that could not be decompressed.",
-                status=status,
-                request_id=request_id,
+                self._reason("undecodable"), status=status, request_id=request_id
             ) from None
         except (urllib3.exceptions.HTTPError, OSError):
             raise UpstreamUnavailable(
-                f"{peer} dropped the connection in the middle of its answer. "
-                "Try again in a moment.",
-                status=status,
-                request_id=request_id,
+                self._reason("dropped"), status=status, request_id=request_id
             ) from None
         return b"".join(chunks)
 

@@ -6,11 +6,11 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from tasks.i18n import state_choice_label
 from tasks.models import CloudProject, Role
 from tasks.services.projects import PLAIN_FIELDS
 from tasks.services.tokens import EXPIRY_CHOICES
 from tasks.vas.parsing import STATES
+from tasks.web.display import state_choice_label
 
 SECRET_LABELS = {
     "access_key": _("Access key (AK)"),

@@ -18,11 +18,12 @@ from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from tasks import i18n
 from tasks.caching import readahead
+from tasks.errors import roi_for_reader
 from tasks.roi import MAX_POINTS_FOR_CROSSING_CHECK, is_self_intersecting, polygon_area
 from tasks.services.task_fetch import TaskResult
 from tasks.vas.parsing import REDACTED, SERVICE_CONFIG_KEYS, TaskView
+from tasks.web import display
 from tasks.web.templatetags.task_extras import display_value, masked_headers
 
 #: Longest value shown inline in tables; the raw JSON has the rest.
@@ -59,7 +60,7 @@ def task_body_html(
 def _body_context(
     result: TaskResult, *, service: str, task_id: str, view: TaskView, language: str
 ) -> dict[str, Any]:
-    roi = i18n.localized_roi(result.roi)
+    roi = roi_for_reader(result.roi)
     return {
         "LANGUAGE_CODE": language,
         "service": service,
@@ -105,7 +106,7 @@ def _config_items(common: dict[str, Any]) -> list[dict[str, Any]]:
                 "value": inline(value),
                 "known": known is not None,
                 "label": _(known[0]) if known else "",
-                "unit": i18n.unit_label(known[1]) if known else "",
+                "unit": display.unit_label(known[1]) if known else "",
                 "help": _(known[2]) if known else "",
             }
         )

@@ -11,6 +11,21 @@ urlpatterns = [
     path("projects/<uuid:project>/edit/", projects.project_edit, name="project_edit"),
     path("projects/<uuid:project>/delete/", projects.project_delete, name="project_delete"),
     path("projects/<uuid:project>/members/", projects.project_members, name="project_members"),
+    path(
+        "projects/<uuid:project>/members/add/",
+        projects.project_member_add,
+        name="project_member_add",
+    ),
+    path(
+        "projects/<uuid:project>/members/<str:username>/role/",
+        projects.project_member_role,
+        name="project_member_role",
+    ),
+    path(
+        "projects/<uuid:project>/members/<str:username>/remove/",
+        projects.project_member_remove,
+        name="project_member_remove",
+    ),
     path("projects/<uuid:project>/check/", projects.project_check, name="project_check"),
     path("projects/<uuid:project>/tasks/lookup/", task_pages.task_lookup, name="task_lookup"),
     path(
@@ -22,4 +37,5 @@ urlpatterns = [
     path(TASK + "history/", task_pages.task_history, name="task_history"),
     path(TASK + "watch/", task_pages.task_watch_toggle, name="task_watch"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
+    path("account/tokens/<str:digest>/revoke/", tokens.token_revoke_view, name="token_revoke"),
 ]

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from tasks.errors import PortalError
+from tasks.errors import PortalError, error_text
 from tasks.services.tokens import MAX_EXPIRY_DAYS, token_create
 
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         try:
             instance, key = token_create(user=user, expires_days=days, name=options["name"])
         except PortalError as exc:
-            raise CommandError(exc.message) from None
+            raise CommandError(error_text(exc)) from None
         # The key alone on stdout (scripts capture it); the expiry on stderr.
         self.stdout.write(key)
         self.stderr.write(

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from tasks.errors import PortalError
+from tasks.errors import PortalError, error_text
 from tasks.models import CloudProject, TrackedTask
 from tasks.services.task_fetch import task_fetch
 from tasks.vas.errors import VasError
@@ -20,7 +20,7 @@ def _poll_one(tracked: TrackedTask) -> tuple[str, str]:
             project=tracked.project, service=tracked.service, task_id=tracked.task_id, refresh=True
         )
     except (VasError, PortalError) as exc:
-        return "failed", f"{tracked.service}/{tracked.task_id}: {exc.code}: {exc.message}"
+        return "failed", f"{tracked.service}/{tracked.task_id}: {exc.code}: {error_text(exc)}"
     if result.meta["source"] != "upstream":
         error = result.meta["error"] or {}
         return (

@@ -13,8 +13,9 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
-from tasks import i18n
+from tasks.errors import stored_text
 from tasks.vas.parsing import REDACTED, SERVICE_CONFIG_KEYS, STATES, is_secret_name
+from tasks.web import display
 
 register = template.Library()
 
@@ -31,7 +32,7 @@ def state_info(state: Any) -> dict[str, str]:
         meaning = _("Unknown state: the portal does not know what it means.") if name else ""
     return {
         "state": name or "—",
-        "label": i18n.state_name(name) if name else "—",
+        "label": display.state_name(name) if name else "—",
         "family": family if family != "unknown" else "neutral",
         "meaning": _(meaning) if meaning else "",
         "zh": zh,
@@ -115,7 +116,7 @@ def config_label(key: str) -> dict[str, str] | None:
     if known is None:
         return None
     label, unit, help_text = known
-    return {"label": _(label), "unit": i18n.unit_label(unit), "help": _(help_text)}
+    return {"label": _(label), "unit": display.unit_label(unit), "help": _(help_text)}
 
 
 def display_value(value: Any) -> str:
@@ -153,10 +154,10 @@ def masked_headers(headers: Any) -> list[tuple[str, str]]:
 @register.filter
 def role_label(role: Any) -> str:
     """A member's role ("admin", "viewer") in the active language."""
-    return i18n.role_label(role)
+    return display.role_label(role)
 
 
 @register.filter
-def check_message(message: Any) -> str:
-    """A stored connection-check message in the active language."""
-    return i18n.check_message(message if isinstance(message, str) else "")
+def stored_message(stored: Any) -> str:
+    """A stored message (code and params: a connection check's result) in the active language."""
+    return stored_text(stored)

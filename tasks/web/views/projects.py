@@ -6,10 +6,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tasks import i18n, selectors
+from tasks import selectors
 from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
+from tasks.errors import stored_text
 from tasks.models import Role
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
@@ -18,7 +19,7 @@ from tasks.web.forms import MemberAddForm, ProjectForm
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    projects = selectors.projects_for_user(request.user)
+    projects = selectors.project_list(user=request.user)
     return render(
         request,
         "tasks/project_list.html",
@@ -51,7 +52,7 @@ def project_detail(request: HttpRequest, project) -> HttpResponse:
     context = {
         "project": project,
         "is_admin": project.role == Role.ADMIN,
-        "events": selectors.recent_events(project) if project.role == Role.ADMIN else [],
+        "events": selectors.audit_event_list(project=project) if project.role == Role.ADMIN else [],
     }
     context.update(_task_panel_context(request, project))
     return render(request, "tasks/project_detail.html", context)
@@ -96,58 +97,78 @@ def project_delete(request: HttpRequest, project) -> HttpResponse:
     return redirect("projects")
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def project_members(request: HttpRequest, project) -> HttpResponse:
-    project = get_admin_project_for_user(request.user, project)
-    form = MemberAddForm()
-    if request.method == "POST":
-        action = request.POST.get("action", "add")
-        try:
-            if action == "add":
-                form = MemberAddForm(request.POST)
-                if form.is_valid():
-                    member_services.member_add(
-                        actor=request.user, project=project, **form.cleaned_data
-                    )
-                    messages.success(request, _("Member added."))
-                    return redirect("project_members", project=project.public_id)
-            else:
-                membership = (
-                    selectors.members_of(project)
-                    .filter(user__username=request.POST.get("username", ""))
-                    .first()
-                )
-                if membership is None:
-                    messages.error(request, _("No such member."))
-                elif action == "role":
-                    member_services.member_set_role(
-                        actor=request.user, membership=membership, role=request.POST.get("role", "")
-                    )
-                    messages.success(request, _("Role changed."))
-                elif action == "remove":
-                    member_services.member_remove(actor=request.user, membership=membership)
-                    messages.success(request, _("Member removed."))
-                return redirect("project_members", project=project.public_id)
-        except ValidationError as exc:
-            if action == "add":
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                for errors in exc.message_dict.values():
-                    for error in errors:
-                        messages.error(request, error)
-                return redirect("project_members", project=project.public_id)
+def _members_page(request: HttpRequest, project, form: MemberAddForm, status: int = 200):
     return render(
         request,
         "tasks/project_members.html",
         {
             "project": project,
-            "members": selectors.members_of(project),
+            "members": selectors.member_list(project=project),
             "form": form,
             "roles": Role.choices,
         },
+        status=status,
     )
+
+
+def _service_errors(request: HttpRequest, exc: ValidationError) -> None:
+    for errors in exc.message_dict.values():
+        for error in errors:
+            messages.error(request, error)
+
+
+@login_required
+@require_GET
+def project_members(request: HttpRequest, project) -> HttpResponse:
+    project = get_admin_project_for_user(request.user, project)
+    return _members_page(request, project, MemberAddForm())
+
+
+@login_required
+@require_POST
+def project_member_add(request: HttpRequest, project) -> HttpResponse:
+    project = get_admin_project_for_user(request.user, project)
+    form = MemberAddForm(request.POST)
+    if form.is_valid():
+        try:
+            member_services.member_add(actor=request.user, project=project, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("Member added."))
+            return redirect("project_members", project=project.public_id)
+    return _members_page(request, project, form)
+
+
+@login_required
+@require_POST
+def project_member_role(request: HttpRequest, project, username: str) -> HttpResponse:
+    project = get_admin_project_for_user(request.user, project)
+    membership = selectors.member_get(project=project, username=username)
+    try:
+        member_services.member_set_role(
+            actor=request.user, membership=membership, role=request.POST.get("role", "")
+        )
+    except ValidationError as exc:
+        _service_errors(request, exc)
+    else:
+        messages.success(request, _("Role changed."))
+    return redirect("project_members", project=project.public_id)
+
+
+@login_required
+@require_POST
+def project_member_remove(request: HttpRequest, project, username: str) -> HttpResponse:
+    project = get_admin_project_for_user(request.user, project)
+    membership = selectors.member_get(project=project, username=username)
+    try:
+        member_services.member_remove(actor=request.user, membership=membership)
+    except ValidationError as exc:
+        _service_errors(request, exc)
+    else:
+        messages.success(request, _("Member removed."))
+    return redirect("project_members", project=project.public_id)
 
 
 @login_required
@@ -155,7 +176,7 @@ def project_members(request: HttpRequest, project) -> HttpResponse:
 def project_check(request: HttpRequest, project) -> HttpResponse:
     project = get_project_for_user(request.user, project)
     project = project_services.project_check(project=project)
-    result = i18n.check_message(project.last_check_message)
+    result = stored_text(project.last_check_result)
     if project.last_check_ok:
         messages.success(
             request,

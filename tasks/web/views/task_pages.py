@@ -7,7 +7,6 @@ portal error becomes a readable page with what to do next (`render_task_error`),
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -15,23 +14,33 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tasks import i18n, selectors
+from tasks import selectors
 from tasks.access import get_admin_project_for_user, get_project_for_user
 from tasks.caching import memo
-from tasks.errors import PortalError
+from tasks.errors import (
+    PortalError,
+    error_entry,
+    error_text,
+    http_status,
+    retry_after_seconds,
+    set_retry_after,
+    stored_text,
+)
 from tasks.models import CloudProject, Role, TrackedTask
 from tasks.services.task_fetch import (
+    IDENTIFIER,
     TaskResult,
+    identifiers_valid,
+    snapshot_result,
     task_cache_key,
     task_cache_key_guess,
     task_fetch,
@@ -54,148 +63,23 @@ HISTORY_TTL = 60
 # --------------------------------------------------------------------------- errors
 
 
-@dataclass(frozen=True)
-class Advice:
-    title: Any
-    next_step: Any
-    actions: tuple[str, ...] = ()
-
-
-#: Contract code -> a title, what to do next, and which links help (see `_error_actions`).
-ERROR_ADVICE: dict[str, Advice] = {
-    "invalid_task_id": Advice(
-        gettext_lazy("That is not a task id"),
-        gettext_lazy(
-            "Task ids are 32 hexadecimal characters (or “task” and 8 more). Copy it again from "
-            "the console, or find the task by name in the service's task list."
-        ),
-        ("lookup",),
-    ),
-    "invalid_service": Advice(
-        gettext_lazy("That is not a service name"),
-        gettext_lazy(
-            "Service names look like c-face-edge. Pick one of the suggestions in the lookup form."
-        ),
-        ("lookup",),
-    ),
-    "task_not_found": Advice(
-        gettext_lazy("Task not found"),
-        gettext_lazy(
-            "The upstream has no task with this id under this service. Check the service (tasks "
-            "are listed per service) or find the task by name in the list."
-        ),
-        ("browse", "lookup"),
-    ),
-    "upstream_bad_request": Advice(
-        gettext_lazy("The upstream rejected the request"),
-        gettext_lazy(
-            "Check the project's upstream project id and the service name; an admin can fix them "
-            "by editing the project."
-        ),
-        ("edit", "lookup"),
-    ),
-    "upstream_auth_failed": Advice(
-        gettext_lazy("Credentials rejected"),
-        gettext_lazy(
-            "The upstream refused the project's credentials — edit the project and replace them "
-            "(or ask a project admin to), then test the connection."
-        ),
-        ("edit", "check"),
-    ),
-    "upstream_forbidden": Advice(
-        gettext_lazy("Not allowed by the cloud account"),
-        gettext_lazy(
-            "The credentials work but may not use VAS (no subscription or an IAM policy). Ask the "
-            "cloud account owner to grant VAS access to this user."
-        ),
-        ("retry",),
-    ),
-    "upstream_unavailable": Advice(
-        gettext_lazy("The upstream is unavailable"),
-        gettext_lazy("This is usually temporary. Try again in a moment."),
-        ("retry",),
-    ),
-    "upstream_timeout": Advice(
-        gettext_lazy("The upstream did not answer in time"),
-        gettext_lazy("Try again in a moment; if it keeps happening, test the connection."),
-        ("retry", "check"),
-    ),
-    "upstream_invalid_response": Advice(
-        gettext_lazy("The upstream sent an unusable answer"),
-        gettext_lazy(
-            "Check that the project's VAS endpoint is right (edit the project); if it is, try "
-            "again later."
-        ),
-        ("edit", "retry"),
-    ),
-    "endpoint_not_allowed": Advice(
-        gettext_lazy("Endpoint not allowed"),
-        gettext_lazy(
-            "The project's endpoint points at an address the portal may not call. Edit the "
-            "project and use the region's VAS endpoint."
-        ),
-        ("edit",),
-    ),
-    "credentials_unavailable": Advice(
-        gettext_lazy("Credentials unavailable"),
-        gettext_lazy(
-            "The portal cannot read this project's stored credentials (missing, or encrypted with "
-            "a retired key). Edit the project and enter them again."
-        ),
-        ("edit",),
-    ),
-    "throttled": Advice(
-        gettext_lazy("Refreshed too often"),
-        gettext_lazy("Wait a moment before asking for fresh data again; the cached copy is fine."),
-        ("cached",),
-    ),
-    "invalid_state": Advice(
-        gettext_lazy("Unknown state filter"),
-        gettext_lazy("Pick a state from the list."),
-        ("browse",),
-    ),
-    "invalid_page": Advice(
-        gettext_lazy("No such page"),
-        gettext_lazy("Go back to the first page of the list."),
-        ("browse",),
-    ),
-    "not_fetched": Advice(
-        gettext_lazy("No history yet"),
-        gettext_lazy(
-            "The portal keeps a version each time it sees the task change. Open the task first."
-        ),
-        ("open",),
-    ),
-    "not_found": Advice(
-        gettext_lazy("Not found"),
-        gettext_lazy("It does not exist, or it belongs to a project you are not a member of."),
-        ("lookup",),
-    ),
-}
-_DEFAULT_ADVICE = Advice(
-    gettext_lazy("Something went wrong talking to the upstream"),
-    gettext_lazy("Try again in a moment."),
-    ("retry",),
-)
-
-
-def error_advice(code: str) -> Advice:
-    """What to tell the user, and which links to offer, for a contract error code."""
-    return ERROR_ADVICE.get(code, _DEFAULT_ADVICE)
-
-
 def _error_actions(
-    request: HttpRequest, project: CloudProject, service: str | None, task_id: str | None, advice
+    request: HttpRequest,
+    project: CloudProject,
+    service: str | None,
+    task_id: str | None,
+    links: tuple[str, ...],
 ) -> list[dict[str, str]]:
+    """The links of an error page: the catalogue entry's that apply, then "look up another"."""
     pid = project.public_id
-    ids_ok = True
-    try:
-        validate_identifiers(service=service or "x", task_id=task_id or "x")
-    except PortalError:
-        ids_ok = False  # never build links out of malformed names
+    # Never build links out of malformed names.
+    ids_ok = all(
+        name is None or (isinstance(name, str) and IDENTIFIER.match(name))
+        for name in (service, task_id)
+    )
     is_admin = project.role == Role.ADMIN
     actions: list[dict[str, str]] = []
-    for action in advice.actions:
+    for action in links:
         if action == "edit" and is_admin:
             actions.append({"url": reverse("project_edit", args=[pid]), "label": _("Edit project")})
         elif action == "check":
@@ -241,12 +125,12 @@ def render_task_error(
     service: str | None = None,
     task_id: str | None = None,
 ) -> HttpResponse:
-    """A readable page for a VasError / PortalError, with the contract's HTTP status."""
-    code = getattr(exc, "code", "error")
-    status = getattr(exc, "http_status", 502)
-    if not isinstance(status, int) or not 400 <= status <= 599 or status == 500:
+    """A readable page for a VasError / PortalError: the catalogue's title, message, next step
+    and links, with the code's HTTP status (never a 500: that would read as the portal's bug)."""
+    entry = error_entry(exc.code)  # type: ignore[attr-defined]
+    status = http_status(entry.code)
+    if status == 500:
         status = 502
-    advice = error_advice(code)
     upstream = exc.upstream_dict() if isinstance(exc, VasError) else None
     retry_after = getattr(exc, "retry_after", None)
     response = render(
@@ -256,18 +140,17 @@ def render_task_error(
             "project": project,
             "service": service,
             "task_id": task_id,
-            "code": code,
-            "message": i18n.error_message(exc, with_retry=False),
-            "advice": advice,
+            "code": entry.code,
+            "message": error_text(exc, with_retry=False),
+            "advice": {"title": _(entry.title), "next_step": _(entry.next_step)},
             "upstream": upstream,
-            "retry_after": math.ceil(retry_after) if retry_after else None,
-            "actions": _error_actions(request, project, service, task_id, advice),
+            "retry_after": retry_after_seconds(retry_after) if retry_after else None,
+            "actions": _error_actions(request, project, service, task_id, entry.links),
             "is_admin": project.role == Role.ADMIN,
         },
         status=status,
     )
-    if retry_after:
-        response["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    set_retry_after(response, retry_after)
     return response
 
 
@@ -284,7 +167,7 @@ def project_task_panel(request: HttpRequest, project) -> dict:
     return {
         "lookup_form": TaskLookupForm(initial={"service": project.default_service}),
         "known_services": _known_services(project),
-        "recent_tasks": selectors.tracked_tasks_for_project(project)[:RECENT_TASKS],
+        "recent_tasks": selectors.tracked_task_list(project=project)[:RECENT_TASKS],
     }
 
 
@@ -335,18 +218,14 @@ def task_browse(request: HttpRequest, project, service: str) -> HttpResponse:
     count = listing["count"] if isinstance(listing["count"], int) else 0
     pages = max(1, math.ceil(count / size))
     watched = set(
-        selectors.tracked_tasks_for_project(project, service=service, watched=True).values_list(
+        selectors.tracked_task_list(project=project, service=service, watched=True).values_list(
             "task_id", flat=True
         )
     )
     rows = []
     for item in listing["tasks"]:
         task_id = item.get("id")
-        linkable = isinstance(task_id, str)
-        try:
-            validate_identifiers(service=service, task_id=task_id)
-        except PortalError:
-            linkable = False
+        linkable = identifiers_valid(service=service, task_id=task_id)
         # An odd upstream id (a list, an object) is unhashable: only a valid id can be watched.
         rows.append({**item, "linkable": linkable, "watched": linkable and task_id in watched})
     query = {k: v for k, v in (("state", values["state"]), ("name", values["name"])) if v}
@@ -370,13 +249,6 @@ def task_browse(request: HttpRequest, project, service: str) -> HttpResponse:
 
 
 # --------------------------------------------------------------------------- detail
-
-
-def _tracked(project: CloudProject, service: str, task_id: str):
-    try:
-        return selectors.get_tracked_task(project, service, task_id)
-    except Http404:
-        return None
 
 
 def _watched(project: CloudProject, service: str, task_id: str, result: TaskResult) -> bool:
@@ -443,12 +315,7 @@ def _detail_context(
     latest_snapshot_id: int | None = None,
 ) -> dict[str, Any]:
     view = TaskView.from_payload(result.task)
-    meta = result.meta
-    if isinstance(meta.get("error"), dict):
-        meta = {
-            **meta,
-            "error": {**meta["error"], "message": i18n.error_dict_message(meta["error"])},
-        }
+    meta = result.reader_meta()  # a stale copy's error in the reader's words
     return {
         "project": project,
         "service": service,
@@ -482,10 +349,12 @@ def task_detail(request: HttpRequest, project, service: str, task_id: str) -> Ht
     try:
         if "snapshot" in request.GET:
             validate_identifiers(service=service, task_id=task_id)
-            tracked = selectors.get_tracked_task(project, service, task_id)
-            snapshot = selectors.get_snapshot(tracked, request.GET["snapshot"])
-            result = selectors.snapshot_result(snapshot)
-            latest_id = selectors.snapshots_for_task(tracked).values_list("pk", flat=True).first()
+            tracked = selectors.tracked_task_get(project=project, service=service, task_id=task_id)
+            snapshot = selectors.snapshot_get(tracked=tracked, snapshot_id=request.GET["snapshot"])
+            result = snapshot_result(snapshot=snapshot)
+            latest_id = (
+                selectors.snapshot_list(tracked=tracked).values_list("pk", flat=True).first()
+            )
         else:
             result = task_fetch(
                 project=project,
@@ -513,7 +382,7 @@ def _refresh(request: HttpRequest, project: CloudProject, service: str, task_id:
     except PortalError as exc:
         if exc.code != "throttled":
             return render_task_error(request, project, exc, service=service, task_id=task_id)
-        messages.warning(request, i18n.error_message(exc))
+        messages.warning(request, error_text(exc))
     except VasError as exc:
         return render_task_error(request, project, exc, service=service, task_id=task_id)
     else:
@@ -522,7 +391,7 @@ def _refresh(request: HttpRequest, project: CloudProject, service: str, task_id:
             messages.warning(
                 request,
                 _("The upstream failed (%(message)s); showing the last copy the portal saw.")
-                % {"message": i18n.error_dict_message(error)},
+                % {"message": stored_text(error)},
             )
         else:
             messages.success(request, _("Fetched fresh from the upstream."))
@@ -562,23 +431,13 @@ def task_history(request: HttpRequest, project, service: str, task_id: str) -> H
     project = get_project_for_user(request.user, project)
     try:
         validate_identifiers(service=service, task_id=task_id)
-    except PortalError as exc:
+        tracked = selectors.tracked_task_get(project=project, service=service, task_id=task_id)
+    except PortalError as exc:  # a malformed name, or a task the portal never fetched
         return render_task_error(request, project, exc, service=service, task_id=task_id)
-    tracked = _tracked(project, service, task_id)
-    if tracked is None:
-        error = PortalError(
-            _(
-                "The portal has not fetched this task yet, so it has no history. "
-                "Open the task first."
-            ),
-            code="not_fetched",
-            http_status=404,
-        )
-        return render_task_error(request, project, error, service=service, task_id=task_id)
     detail_url = reverse(
         "task_detail", kwargs={"project": project.public_id, "service": service, "task_id": task_id}
     )
-    page = Paginator(selectors.snapshots_for_task(tracked), HISTORY_PAGE_SIZE).get_page(
+    page = Paginator(selectors.snapshot_list(tracked=tracked), HISTORY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )  # no query yet: the count is stored and the page's rows load when first iterated
     return render(
@@ -598,14 +457,11 @@ def _history_timeline(tracked, page, detail_url: str) -> SafeString:
     """One page of the history, rendered once per page, language and state of the history: the
     key changes with every new version, re-sighting (`last_fetched`) and prune (the count)."""
     language = translation.get_language()
-    key = (
-        f"history:{tracked.pk}:{tracked.snapshot_count}:{tracked.last_fetched.timestamp()}:"
-        f"{page.number}:{language}"
-    )
+    key = f"history:{tracked.history_version}:{page.number}:{language}"
     html = cache.get(key)
     if html is None:
         snapshots = list(page.object_list)
-        changes = selectors.changes_for_snapshots(tracked, snapshots)
+        changes = selectors.snapshot_page_changes(tracked=tracked, snapshots=snapshots)
         entries = [
             {
                 "snapshot": snapshot,

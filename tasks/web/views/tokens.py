@@ -2,16 +2,17 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from tasks.errors import PortalError
+from tasks.errors import PortalError, error_text
 from tasks.services.tokens import (
     PREFIX_LENGTH,
     token_create,
+    token_get,
     token_revoke,
     tokens_for_user,
 )
@@ -25,15 +26,6 @@ def account_tokens(request: HttpRequest) -> HttpResponse:
     form = TokenCreateForm()
     new_key = None
     if request.method == "POST":
-        if request.POST.get("action") == "revoke":
-            token = (
-                tokens_for_user(request.user).filter(digest=request.POST.get("token", "")).first()
-            )
-            if token is None:
-                raise Http404(_("No such token."))
-            token_revoke(user=request.user, token=token)
-            messages.success(request, _("Token revoked: it no longer works."))
-            return redirect("account_tokens")
         form = TokenCreateForm(request.POST)
         if form.is_valid():
             try:
@@ -43,7 +35,7 @@ def account_tokens(request: HttpRequest) -> HttpResponse:
                     name=form.cleaned_data["name"],
                 )
             except PortalError as exc:
-                form.add_error(None, exc.message)
+                form.add_error(None, error_text(exc))
             else:
                 form = TokenCreateForm()
     return render(
@@ -56,3 +48,13 @@ def account_tokens(request: HttpRequest) -> HttpResponse:
             "prefix_length": PREFIX_LENGTH,
         },
     )
+
+
+@login_required
+@require_POST
+def token_revoke_view(request: HttpRequest, digest: str) -> HttpResponse:
+    """Revokes one of the user's own tokens (someone else's is 404, as if it did not exist)."""
+    token = token_get(user=request.user, digest=digest)
+    token_revoke(user=request.user, token=token)
+    messages.success(request, _("Token revoked: it no longer works."))
+    return redirect("account_tokens")
