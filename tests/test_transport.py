@@ -4,14 +4,20 @@ simulator over a socket)."""
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import socket
+import ssl
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import responses
 
 from tasks.errors import CATALOGUE
@@ -358,3 +364,76 @@ def test_every_transport_failure_reason_is_worded_in_the_catalogue(renames):
         named = renames.get(reason, reason)
         if named != "timeout":  # the code's general message
             assert named in CATALOGUE[cls.code].reasons, (reason, named, cls.code)
+
+
+# ------------------------------------------------------------- TLS through the guarded socket
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for "localhost" and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_still_checks_the_host_name_and_sends_it_as_sni_and_host(tmp_path):
+    cert_path, key_path = _self_signed(tmp_path)
+    seen: dict[str, Any] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+            seen["host"] = self.headers["Host"]
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    context.sni_callback = lambda sock, name, ctx: seen.__setitem__("sni", name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        port = server.server_address[1]
+        session = guarded_session(AddressPolicy(allowed_hosts=("localhost",)))
+        answer = session.get(f"https://localhost:{port}/", verify=str(cert_path), timeout=3)
+        assert answer.status_code == 204
+        assert seen == {"sni": "localhost", "host": f"localhost:{port}"}
+        with pytest.raises(requests.exceptions.SSLError):  # the name is checked, not the address
+            guarded_session(AddressPolicy(allowed_hosts=("127.0.0.1",))).get(
+                f"https://127.0.0.1:{port}/", verify=str(cert_path), timeout=3
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
