@@ -27,7 +27,6 @@ from tasks.vas import (
     VasError,
     guarded_session,
 )
-from tests.vas_fixtures import *  # noqa: F403 - the simulator fixtures
 from vassim.simulator import (
     DEFAULT_AK,
     DEFAULT_IAM_DOMAIN,

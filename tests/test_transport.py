@@ -36,7 +36,7 @@ from tasks.vas import (
 )
 from tasks.vas.auth import IAM_MAX_BODY_BYTES, IAM_REASONS
 from tasks.vas.transport import REASONS
-from tests.vas_fixtures import *  # noqa: F403 - the simulator fixtures
+from tests.api_fixtures import assert_error, token_client, token_for
 from vassim.simulator import (
     DEFAULT_AK,
     DEFAULT_IAM_DOMAIN,
@@ -437,3 +437,53 @@ def test_tls_still_checks_the_host_name_and_sends_it_as_sni_and_host(tmp_path):
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# ------------------------------------------------- a hostile IAM, as the API's caller sees it
+
+
+@pytest.fixture
+def iam_project(db, alice, bob, simulator_server):
+    """A password project whose VAS and IAM are the live simulator: alice admin, bob viewer."""
+    from tasks.models import Membership, Role
+    from tasks.services.projects import project_create
+
+    project = project_create(
+        actor=alice,
+        fields={
+            "name": "IAM over the simulator",
+            "region": "cn-north-4",
+            "upstream_project_id": DEFAULT_PROJECT_ID,
+            "endpoint": simulator_server.url,
+            "iam_endpoint": simulator_server.url,
+            "auth_type": "password",
+            "iam_domain": DEFAULT_IAM_DOMAIN,
+            "iam_user": DEFAULT_IAM_USER,
+        },
+        secrets={"iam_password": DEFAULT_IAM_PASSWORD},
+    )
+    Membership.objects.create(project=project, user=bob, role=Role.VIEWER)
+    return project
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "code"),
+    [
+        ("gzip_bomb", 502, "upstream_invalid_response"),
+        ("huge_error", 503, "upstream_unavailable"),
+        ("trickle", 504, "upstream_timeout"),
+    ],
+)
+def test_a_hostile_iam_is_the_contracts_json_error_in_bounded_time(
+    settings, iam_project, bob, simulator, built_bomb, mode, status, code
+):
+    settings.PORTAL_UPSTREAM_TIMEOUT = (1.0, 0.5)  # a deadline of 3.5 s for the whole call
+    simulator.set_fault("iam", mode, seconds=0.05)
+    client = token_client(token_for(bob))
+    url = f"/api/v1/projects/{iam_project.public_id}/services/{SVC}/tasks/{TASK_A_ID}/"
+    started = time.monotonic()
+    response = client.get(url)
+    assert time.monotonic() - started < 5.0
+    error = assert_error(response, status, code)
+    assert DEFAULT_IAM_PASSWORD not in response.content.decode()
+    assert error["code"] == code and simulator.count(TASK_PATH) == 0
