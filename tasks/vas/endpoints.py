@@ -6,9 +6,16 @@ This is the check made when an endpoint is *saved* (forms, API, admin); the addr
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
-from .transport import LOOPBACK_NAMES, host_allowed, is_loopback_host, listed_exactly
+from .transport import (
+    LOOPBACK_NAMES,
+    AddressPolicy,
+    host_allowed,
+    is_loopback_host,
+    listed_exactly,
+)
 
 
 def gettext_noop(message: str) -> str:
@@ -90,6 +97,13 @@ def validate_endpoint(url: str, allowed_hosts: list[str] | tuple[str, ...]) -> s
             ),
             host=repr(host),
         )
+    if not _literal_allowed(host, allowed_hosts):
+        raise _error(
+            gettext_noop(
+                "The portal never calls %(host)s, a cloud metadata address, listed or not."
+            ),
+            host=host,
+        )
     loopback = is_loopback_host(host)
     if loopback and not listed_exactly(host, allowed_hosts):
         raise ValueError(gettext_noop("Loopback hosts are accepted only when listed explicitly."))
@@ -101,6 +115,15 @@ def validate_endpoint(url: str, allowed_hosts: list[str] | tuple[str, ...]) -> s
     if port is not None:
         netloc = f"{netloc}:{port}"
     return f"{scheme}://{netloc}"
+
+
+def _literal_allowed(host: str, allowed_hosts: list[str] | tuple[str, ...]) -> bool:
+    """An IP literal must be an address the connect-time guard would call; names pass here."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return True
+    return AddressPolicy.from_hosts(allowed_hosts).address_allowed(host, address)
 
 
 __all__ = [

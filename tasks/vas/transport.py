@@ -19,20 +19,24 @@ a notification target) goes through here, so one set of rules holds for all of t
 
 Public API (the monitor's notifications use it as well as the VAS and IAM clients)::
 
-    policy = AddressPolicy(allowed_hosts=settings.PORTAL_NOTIFY_ALLOWED_HOSTS,
-                           any_public_host=True, setting="PORTAL_NOTIFY_ALLOWED_HOSTS")
-    policy.check_url(url)        # cheap, no DNS: scheme and host name (EndpointNotAllowed)
-    transport = Transport(policy=policy, peer="notification",
+    hosts = settings.PORTAL_NOTIFY_ALLOWED_HOSTS          # empty: any public host
+    policy = AddressPolicy.from_hosts(hosts, any_public_host=not hosts,
+                                      setting="PORTAL_NOTIFY_ALLOWED_HOSTS")
+    policy.check_url(url)        # cheap, no DNS, when a URL is saved (raises EndpointNotAllowed)
+    transport = Transport(policy=policy, peer="notification", retry_methods=(),
                           timeout=(3, 5), deadline=10, max_body=64 * 1024)
     answer = transport.request("POST", url, json=payload)   # Answer(status, body, headers, ...)
 
     session = guarded_session(policy)  # a plain requests.Session with the connect-time guard
-                                       # (and no redirects), for callers that need requests itself
+                                       # (and no redirects), for libraries that take a session
 
-Failures are the typed errors of ``errors.py``: :class:`EndpointNotAllowed` (the policy refused
-the host or an address), :class:`UpstreamTimeout`, :class:`UpstreamUnavailable`,
-:class:`UpstreamInvalidResponse` (too big, undecodable, a redirect). ``Transport.request`` does
-not judge HTTP statuses: it returns every answer it could read, and the caller decides.
+Failures are the typed errors of ``errors.py``, with a ``reason`` and ``params`` the portal's
+error catalogue words (see :data:`REASONS`): :class:`EndpointNotAllowed` (``not_listed``,
+``not_public``: the policy refused the host or an address), :class:`UpstreamTimeout`,
+:class:`UpstreamUnavailable`, :class:`UpstreamInvalidResponse` (too big, undecodable, a
+redirect), :class:`UpstreamAuthFailed` (a header value that cannot be sent).
+``Transport.request`` does not judge HTTP statuses: it returns every answer it could read, and
+the caller decides. A connection that the policy refuses is never opened, so nothing is sent.
 """
 
 from __future__ import annotations
