@@ -39,10 +39,10 @@ class CloudProjectAdminForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("endpoint", "iam_endpoint"):
-            if name in self.fields:
+        for name, field in self.fields.items():
+            if name.endswith("endpoint"):
                 # Blank means the region's default, as on the portal's form.
-                self.fields[name].required = False
+                field.required = False
 
     def service_fields(self) -> dict[str, Any]:
         """The project fields the form cleaned (a field with its own error is left out)."""
