@@ -166,6 +166,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded files (the tasks' reference stills: camera images of real people) live in a private
+# directory that no URL serves: the portal streams them to project members only. Any
+# django-storages backend (S3, OBS through its S3 API, …) can replace the default (README).
+MEDIA_ROOT = env.path("PORTAL_MEDIA_ROOT", default=BASE_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Plain names (no manifest), so pages render before and without `collectstatic`; collectstatic

@@ -9,6 +9,8 @@ class TasksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from tasks import signals
         from tasks.caching import memo
 
         memo.connect()
+        signals.connect()

@@ -374,6 +374,15 @@ entry(
     message=gettext_noop("Unknown state “%(state)s”. Choose one of: %(states)s."),
     next_step=gettext_noop("Pick a state from the list."),
     links=("browse",),
+    # Start / stop in a state where they make no sense: answered 409 (tasks.services.task_actions).
+    reasons={
+        "not_startable": gettext_noop(
+            "The task is %(state)s: starting it makes no sense. Nothing was sent upstream."
+        ),
+        "not_stoppable": gettext_noop(
+            "The task is %(state)s: stopping it makes no sense. Nothing was sent upstream."
+        ),
+    },
     example={"params": {"state": "X", "states": "PENDING, RUNNING, …"}},
 )
 entry(
@@ -495,6 +504,7 @@ entry(
             "The portal has not fetched this task yet, so it has no history. Open the task first."
         ),
         "page": gettext_noop("Invalid page."),
+        "frame": gettext_noop("This task has no reference still."),
     },
     example={"reason": "project"},
 )
@@ -716,6 +726,10 @@ entry(
             "The VAS upstream answered with an unexpected HTTP %(status)s. Check the endpoint "
             "setting."
         ),
+        "masked_secret": gettext_noop(
+            "The upstream showed masked secret values in the task; updating it would overwrite "
+            "them, so the portal did not send the update."
+        ),
     },
 )
 entry(
@@ -739,5 +753,68 @@ entry(
             "The endpoint host %(host)s resolves to a non-public address; the portal refuses to "
             "call it. Ask an administrator to check the endpoint."
         ),
+    },
+)
+
+# ---- acting on tasks (tasks.services.task_actions, task_roi, frames)
+entry(
+    "invalid_roi",
+    400,
+    title=gettext_noop("The ROI has problems"),
+    message=gettext_noop("The region of interest has problems; nothing was sent upstream."),
+    next_step=gettext_noop("Fix the problems listed for each shape, then apply again."),
+    example={
+        "problems": [
+            {
+                "code": "self_intersecting",
+                "shape": 0,
+                "message": "Shape 1 has edges that cross; the upstream expects a simple polygon.",
+            }
+        ]
+    },
+)
+entry(
+    "version_conflict",
+    409,
+    title=gettext_noop("The task changed meanwhile"),
+    message=gettext_noop(
+        "The task changed upstream since the editor loaded it (now version %(current)s). Reload "
+        "the editor, check the change and apply again."
+    ),
+    next_step=gettext_noop("Reload the editor: it starts from the current version."),
+    links=("open",),
+    example={"params": {"current": 8}, "current_snapshot_id": 8},
+)
+entry(
+    "edit_conflict",
+    409,
+    title=gettext_noop("Another change is being applied"),
+    message=gettext_noop(
+        "Another change of this task's ROI is being applied. Reload and try again."
+    ),
+    next_step=gettext_noop("Wait a moment, reload the editor and apply again."),
+    links=("open",),
+)
+entry(
+    "invalid_image",
+    400,
+    title=gettext_noop("Not a usable image"),
+    message=gettext_noop("This is not a JPEG or PNG image."),
+    next_step=gettext_noop(
+        "Upload a JPEG or PNG still of the camera, at most 10 MiB and 8,192 pixels a side."
+    ),
+    reasons={
+        "too_large": gettext_noop("The image is larger than %(mib)s MiB."),
+        "empty": gettext_noop("The body is empty: send a JPEG or PNG image."),
+        "declared_too_big": gettext_noop(
+            "The image declares more than %(max)s pixels a side; it is refused unread."
+        ),
+        "too_many_pixels": gettext_noop(
+            "The image is %(w)s×%(h)s pixels; at most %(max)s pixels a side are accepted."
+        ),
+        "no_pixels": gettext_noop("The image has no pixels."),
+        "damaged": gettext_noop("The image is damaged or truncated and cannot be read."),
+        "no_file": gettext_noop("Choose a JPEG or PNG image to upload."),
+        "no_field": gettext_noop("Send the image in the multipart field “image”."),
     },
 )

@@ -213,6 +213,10 @@ class TrackedTask(models.Model):
     # that grows with the history. Kept in step, in the transaction that adds or deletes rows, by
     # the only writers of snapshots: tasks.services.snapshots (record adds one, prune recounts).
     snapshot_count = models.PositiveIntegerField(default=0, editable=False)
+    # The reference still's size (TaskFrame), kept in step by tasks.services.frames: every fetch
+    # reads this row anyway, so the ROI's real frame costs no query of its own.
+    frame_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    frame_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -232,6 +236,13 @@ class TrackedTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service}/{self.task_id}"
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the task's reference still, or None."""
+        if self.frame_width and self.frame_height:
+            return (self.frame_width, self.frame_height)
+        return None
 
     @property
     def history_version(self) -> str:
@@ -318,3 +329,35 @@ class UserPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.language or '-'})"
+
+
+def frame_upload_to(instance: "TaskFrame", filename: str) -> str:
+    # Never the uploader's file name: a new random name per upload, grouped by project.
+    return f"frames/{instance.task.project.public_id}/{uuid.uuid4().hex}.{instance.extension}"
+
+
+class TaskFrame(models.Model):
+    """A reference still of a task's camera: the ROI's real frame, drawn under its shapes.
+
+    A camera image of real people: stored through the default storage (never a public URL),
+    re-encoded without metadata, served to project members only, deleted with the task's
+    project (the file too: tasks.signals)."""
+
+    task = models.OneToOneField(TrackedTask, on_delete=models.CASCADE, related_name="frame")
+    image = models.FileField(upload_to=frame_upload_to, max_length=255)
+    content_type = models.CharField(max_length=32)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveIntegerField(help_text="Bytes of the stored (re-encoded) image.")
+    uploaded_at = models.DateTimeField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    uploaded_by_username = models.CharField(max_length=150, blank=True)
+
+    def __str__(self) -> str:
+        return f"frame of {self.task} ({self.width}×{self.height})"
+
+    @property
+    def extension(self) -> str:
+        return "jpg" if self.content_type == "image/jpeg" else "png"

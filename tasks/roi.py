@@ -14,6 +14,10 @@ import json
 import math
 from typing import Any
 
+# The geometry lives in one module shared with the editor and the API's validation.
+from tasks.roi_geometry import is_self_intersecting as is_self_intersecting
+from tasks.roi_geometry import polygon_area as polygon_area
+
 FRAMES: tuple[tuple[int, int], ...] = ((1920, 1080), (2560, 1440), (3840, 2160))
 MAX_POINTS = 10_000
 MAX_SHAPES = 1_000
@@ -127,7 +131,12 @@ PROBLEM_MESSAGES: dict[str, dict[str, str]] = {
         "": gettext_noop(
             "%(shape)s has points outside any 3840×2160 frame (or negative); it is drawn where "
             "it is."
-        )
+        ),
+        # Against the task's reference still (its real size).
+        "reference": gettext_noop(
+            "%(shape)s has points outside the %(width)s×%(height)s reference frame (or negative); "
+            "it is drawn where it is."
+        ),
     },
     "self_intersecting": {
         "": gettext_noop("%(shape)s has crossing edges; the upstream expects a simple polygon.")
@@ -140,21 +149,6 @@ def problem_template(problem: Problem) -> str:
     templates = PROBLEM_MESSAGES.get(str(problem.get("code")), {})
     reason = str(problem.get("reason") or "")
     return templates.get(reason) or templates.get("") or next(iter(templates.values()), "")
-
-
-def polygon_area(points: Any) -> float:
-    """Absolute area by the shoelace formula; 0.0 for anything that is not ≥3 numeric points."""
-    try:
-        pts = [(float(p[0]), float(p[1])) for p in points]
-    except (TypeError, ValueError, IndexError, KeyError, OverflowError):
-        return 0.0
-    if len(pts) < 3:
-        return 0.0
-    total = 0.0
-    for (x1, y1), (x2, y2) in zip(pts, pts[1:] + pts[:1], strict=True):
-        total += x1 * y2 - x2 * y1
-    area = abs(total) / 2.0
-    return area if math.isfinite(area) else 0.0
 
 
 def _problem(code: str, reason: str = "", /, **params: Any) -> Problem:
@@ -213,45 +207,6 @@ def _points(raw: Any, label: dict[str, Any]) -> tuple[list[Point] | None, Proble
     return points, None
 
 
-def _orient(a: Point, b: Point, c: Point) -> float:
-    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-
-def _segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
-    """Proper or touching intersection of segments p1p2 and q1q2."""
-    d1, d2 = _orient(q1, q2, p1), _orient(q1, q2, p2)
-    d3, d4 = _orient(p1, p2, q1), _orient(p1, p2, q2)
-    if ((d1 > 0 > d2) or (d1 < 0 < d2)) and ((d3 > 0 > d4) or (d3 < 0 < d4)):
-        return True
-
-    def on_segment(a: Point, b: Point, c: Point) -> bool:
-        return min(a[0], b[0]) <= c[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= c[1] <= max(
-            a[1], b[1]
-        )
-
-    return (
-        (d1 == 0 and on_segment(q1, q2, p1))
-        or (d2 == 0 and on_segment(q1, q2, p2))
-        or (d3 == 0 and on_segment(p1, p2, q1))
-        or (d4 == 0 and on_segment(p1, p2, q2))
-    )
-
-
-def is_self_intersecting(points: list[Point]) -> bool:
-    """Whether any two non-adjacent edges of the closed polygon cross or touch."""
-    n = len(points)
-    if n < 4:
-        return False
-    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
-    for i in range(n):
-        for j in range(i + 1, n):
-            if j == i + 1 or (i == 0 and j == n - 1):
-                continue  # adjacent edges share a vertex by construction
-            if _segments_cross(*edges[i], *edges[j]):
-                return True
-    return False
-
-
 def _parse(target_roi: Any, problems: list[Problem]) -> tuple[dict[str, Any] | None, bool]:
     """Return (roi object or None, whole_frame)."""
     if target_roi is None:
@@ -296,11 +251,17 @@ def _detection(common: Any, problems: list[Problem]) -> dict[str, int | float]:
     return detection
 
 
-def normalise_roi(target_roi: Any, service_config_common: Any = None) -> dict[str, Any]:
-    """Turn ``target_roi`` (JSON string, dict or None) into the contract's ``roi`` object."""
+def normalise_roi(
+    target_roi: Any, service_config_common: Any = None, frame: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """Turn ``target_roi`` (JSON string, dict or None) into the contract's ``roi`` object.
+
+    ``frame``: the (width, height) of the task's reference still, when one is stored: the frame
+    is then real (``assumed: false``, ``source: "frame"``) and points outside it are problems.
+    """
     problems: list[Problem] = []
     try:
-        return _normalise(target_roi, service_config_common, problems)
+        return _normalise(target_roi, service_config_common, problems, frame)
     except Exception:  # the page must render whatever the upstream sent
         problems.append(_problem("internal_error"))
         return {
@@ -312,7 +273,12 @@ def normalise_roi(target_roi: Any, service_config_common: Any = None) -> dict[st
         }
 
 
-def _normalise(target_roi: Any, common: Any, problems: list[Problem]) -> dict[str, Any]:
+def _normalise(
+    target_roi: Any,
+    common: Any,
+    problems: list[Problem],
+    real: tuple[int, int] | None = None,
+) -> dict[str, Any]:
     roi, whole_frame = _parse(target_roi, problems)
     shapes: list[dict[str, Any]] = []
     out_of_frame = False
@@ -375,9 +341,17 @@ def _normalise(target_roi: Any, common: Any, problems: list[Problem]) -> dict[st
                         problems.append(
                             _problem("unknown_key", "shape", key=repr(str(extra)[:60]), **label)
                         )
-                if any(p[0] < 0 or p[1] < 0 or p[0] > 3840 or p[1] > 2160 for p in points):
+                limit_w, limit_h = real or FRAMES[-1]
+                if any(p[0] < 0 or p[1] < 0 or p[0] > limit_w or p[1] > limit_h for p in points):
                     out_of_frame = True
-                    problems.append(_problem("out_of_frame", **label))
+                    if real:
+                        problems.append(
+                            _problem(
+                                "out_of_frame", "reference", width=real[0], height=real[1], **label
+                            )
+                        )
+                    else:
+                        problems.append(_problem("out_of_frame", **label))
                 if (
                     kind == "polygon"
                     and len(points) <= MAX_POINTS_FOR_CROSSING_CHECK
@@ -387,9 +361,18 @@ def _normalise(target_roi: Any, common: Any, problems: list[Problem]) -> dict[st
                 shapes.append(shape)
         if specified == 0 and not any(p["code"] == "invalid_shape_list" for p in problems):
             whole_frame = True  # "{}" or empty lists: no region restriction
-    frame = _frame(shapes, out_of_frame)
+    if real:
+        frame_info: dict[str, Any] = {
+            "width": real[0],
+            "height": real[1],
+            "assumed": False,
+            "source": "frame",
+        }
+    else:
+        frame = _frame(shapes, out_of_frame)
+        frame_info = {"width": frame[0], "height": frame[1], "assumed": True}
     return {
-        "frame": {"width": frame[0], "height": frame[1], "assumed": True},
+        "frame": frame_info,
         "shapes": shapes,
         "whole_frame": whole_frame,
         "detection": _detection(common, problems),
@@ -408,10 +391,11 @@ def _frame(shapes: list[dict[str, Any]], out_of_frame: bool) -> tuple[int, int]:
     return FRAMES[-1]
 
 
-def roi_for_task(payload: Any) -> dict[str, Any]:
-    """The normalised ROI of a task document (its ``service_config.common``); never raises."""
+def roi_for_task(payload: Any, frame: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The normalised ROI of a task document (its ``service_config.common``), over the reference
+    still's ``frame`` (width, height) when one is stored; never raises."""
     config = payload.get("service_config") if isinstance(payload, dict) else None
     common = config.get("common") if isinstance(config, dict) else None
     if not isinstance(common, dict):
         common = {}
-    return normalise_roi(common.get("target_roi"), common)
+    return normalise_roi(common.get("target_roi"), common, frame)

@@ -3,6 +3,7 @@ secret in any answer."""
 
 import pytest
 
+from tasks.services.frames import frame_put
 from tasks.services.task_fetch import task_fetch
 from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import ROLES, assert_error, assert_no_secrets
@@ -54,6 +55,11 @@ ENDPOINTS = [
     ("roi", "get", TASK + "roi/", None, 200, "member"),
     ("watch", "put", TASK + "watch/", None, 200, "admin"),
     ("unwatch", "delete", TASK + "watch/", None, 200, "admin"),
+    ("stop", "post", TASK + "stop/", None, 202, "admin"),
+    ("roi-put", "put", TASK + "roi/", "roi", 200, "admin"),
+    ("frame", "get", TASK + "frame/", None, 200, "member"),
+    ("frame-put", "put", TASK + "frame/", "image", 200, "admin"),
+    ("frame-delete", "delete", TASK + "frame/", None, 204, "admin"),
     ("snapshots", "get", TASK + "snapshots/", None, 200, "member"),
     ("snapshot", "get", TASK + "snapshots/{snapshot}/", None, 200, "member"),
 ]
@@ -84,15 +90,36 @@ def _new_project_body(simulator_server) -> dict:
     ("name", "method", "path", "body", "success", "who"), ENDPOINTS, ids=[e[0] for e in ENDPOINTS]
 )
 def test_it_answers_each_endpoint_by_role(
-    api, sim_project, simulator_server, role, name, method, path, body, success, who
+    api,
+    sim_project,
+    simulator_server,
+    role,
+    name,
+    method,
+    path,
+    body,
+    success,
+    who,
+    cast,
+    settings,
+    tmp_path,
 ):
     snapshot = task_fetch(project=sim_project, service=SVC, task_id=SEED_TASK_ID).meta[
         "snapshot_id"
     ]
     url = path.format(project=sim_project.public_id, snapshot=snapshot)
+    if name.startswith("frame"):  # a still to see, replace or delete
+        settings.MEDIA_ROOT = tmp_path / "media"
+        frame_put(
+            actor=cast["admin"], project=sim_project, service=SVC, task_id=SEED_TASK_ID, data=_png()
+        )
     if body == "new":
         body = _new_project_body(simulator_server)
+    if body == "roi":
+        body = {"shapes": [], "expected_snapshot_id": snapshot}
     kwargs = {"content_type": "application/json"} if method in ("post", "put", "patch") else {}
+    if body == "image":
+        body, kwargs["content_type"] = _png(), "image/png"
     if body is not None:
         kwargs["data"] = body
     response = getattr(api(role), method)(url, **kwargs)
@@ -105,13 +132,36 @@ def test_it_answers_each_endpoint_by_role(
         expected = EXPECTED[role][who]
         if expected == OK:
             assert response.status_code == success, response.content[:500]
-            if success != 204:
+            if name == "frame":
+                assert response["Content-Type"] == "image/png"
+                assert response["Cache-Control"].startswith("private")
+                response = _drained(response)
+            elif success != 204:
                 assert response["Content-Type"] == "application/json"
         else:
             assert_error(
                 response, expected, "permission_denied" if expected == 403 else "not_found"
             )
     assert_no_secrets(response, extra=(DEFAULT_AK, DEFAULT_SK))
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 18), (1, 2, 3)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _drained(response):
+    """A streamed image answer, read once so the secret search sees its bytes."""
+    from django.http import HttpResponse
+
+    drained = HttpResponse(b"".join(response.streaming_content))
+    drained.request = response.request
+    return drained
 
 
 def test_the_outsider_sees_no_project_in_the_list(api, project):

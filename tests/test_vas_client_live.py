@@ -88,9 +88,11 @@ def test_start_moves_a_task_through_starting(simulator, vas_client):
     client = vas_client()
     client.stop_task(SVC, TASK_A_ID)
     assert client.show_task(SVC, TASK_A_ID).payload["state"] == "STOPPING"
+    simulator.pass_time(simulator.transition_seconds)  # transitions run on the simulator's clock
     assert client.show_task(SVC, TASK_A_ID).payload["state"] == "STOPPED"
     client.start_task(SVC, TASK_A_ID)
     assert client.show_task(SVC, TASK_A_ID).payload["state"] == "STARTING"
+    simulator.pass_time(simulator.transition_seconds)
     assert client.show_task(SVC, TASK_A_ID).payload["state"] == "RUNNING"
 
 

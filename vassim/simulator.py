@@ -11,6 +11,8 @@ Control endpoints (no auth; bind the simulator to loopback only):
                                       "retry_after": .., "times": n}}
     DELETE /_sim/faults             clear faults
     POST   /_sim/advance            {"task_id": "..."} (or {} for every task with a lifecycle)
+    POST   /_sim/clock              {"seconds": n}: the simulator's clock moves on n seconds
+    GET    /_sim/updates            the UpdateTask bodies received, oldest first
     POST   /_sim/reset              back to the seeded state
 """
 
@@ -93,6 +95,18 @@ _VAS_PATH = re.compile(
     r"^/v2/(?P<project>[^/]+)/services/(?P<service>[^/]+)/tasks"
     r"(?:/(?P<task>[^/]+)(?:/(?P<action>start|stop))?)?/?$"
 )
+
+
+#: States StartTask / StopTask accept (the rest answer 400 IVA.0004, as the upstream refuses an
+#: impossible transition). Transitions are not documented (VAS-API.md §3.1): these are inferred.
+START_FROM = frozenset({"STOPPED", "START_FAILED", "ABNORMAL", "FAILED", "SUCCEEDED"})
+STOP_FROM = frozenset({"RUNNING", "STARTING", "PENDING", "ABNORMAL", "RECOVERING"})
+#: Seconds a started or stopped task spends in STARTING / STOPPING on the simulator's clock.
+TRANSITION_SECONDS = 2.0
+#: UpdateTask body (VAS-API.md §2): create's fields minus service_version, edge_pool_id and
+#: resource_order_id.
+UPDATE_KEYS = frozenset({"name", "description", "timing", "input", "output", "service_config"})
+_NAME = re.compile(r"^[\u4E00-\u9FA5a-zA-Z0-9_-]{1,100}$")
 
 
 def _roi(obj: dict[str, Any]) -> str:
@@ -522,6 +536,7 @@ class Simulator:
         token_ttl: float = 24 * 3600.0,
         delay: float = 0.0,
         clock: Callable[[], float] = time.time,
+        transition_seconds: float = TRANSITION_SECONDS,
     ) -> None:
         self.ak = ak
         self.sk = sk
@@ -532,7 +547,10 @@ class Simulator:
         self.iam_password = iam_password
         self.token_ttl = token_ttl
         self.delay = delay
-        self.clock = clock
+        self._base_clock = clock
+        self._clock_offset = 0.0
+        self.transition_seconds = transition_seconds
+        self.updates: list[dict[str, Any]] = []
         self._lock = threading.RLock()
         self.counts: Counter[str] = Counter()
         self.faults: dict[str, Fault] = {}
@@ -542,9 +560,20 @@ class Simulator:
 
     # ------------------------------------------------------------------ Python API for tests
 
-    def reset(self) -> None:
-        """Back to the seeded tasks; clears faults, counts and tokens."""
+    def clock(self) -> float:
+        """The simulator's time: the given clock plus whatever ``pass_time`` added."""
+        return self._base_clock() + self._clock_offset
+
+    def pass_time(self, seconds: float) -> None:
+        """Moves the simulator's clock on (tasks in STARTING/STOPPING finish their transition)."""
         with self._lock:
+            self._clock_offset += float(seconds)
+
+    def reset(self) -> None:
+        """Back to the seeded tasks; clears faults, counts, tokens, updates and the clock."""
+        with self._lock:
+            self._clock_offset = 0.0
+            self.updates.clear()
             self.counts.clear()
             self.faults.clear()
             self.tokens.clear()
@@ -851,14 +880,33 @@ class Simulator:
                     self._step((service, task_id), task)
                 return _json(start_response, 200, doc)
             if method == "POST" and action in ("start", "stop"):
+                state = str(task.doc.get("state"))
+                allowed = START_FROM if action == "start" else STOP_FROM
+                if state not in allowed:
+                    return _json(
+                        start_response,
+                        400,
+                        _err(
+                            "IVA.0004",
+                            f"The request param is invalid. Task {task_id} in state [{state}] "
+                            f"cannot be {'started' if action == 'start' else 'stopped'}.",
+                        ),
+                    )
                 if action == "start":
-                    task.lifecycle, task.step = ["STARTING", "RUNNING"], 0
+                    task.lifecycle = ["STARTING", "RUNNING"]
                 else:
-                    task.lifecycle, task.step = ["STOPPING", "STOPPED"], 0
-                task.advance_on_fetch = True
+                    task.lifecycle = ["STOPPING", "STOPPED"]
+                # Over the simulator's clock: the transition ends transition_seconds later.
+                task.step, task.since = 0, self.clock()
+                task.advance_every = self.transition_seconds
+                task.advance_on_fetch = False
                 task.doc["state"] = task.lifecycle[0]
+                task.doc.pop("error", None)
+                task.doc.pop("status", None)
                 task.doc["updated_at"] = _iso(self.clock())
                 return _empty(start_response, 202)
+            if method == "PUT" and action is None:
+                return self._update(task, environ, start_response)
             if method == "DELETE" and action is None:
                 task.lifecycle, task.step = ["DELETING"], 0
                 task.delete_after_step = True
@@ -866,6 +914,33 @@ class Simulator:
                 task.doc["state"] = "DELETING"
                 return _empty(start_response, 202)
         return _json(start_response, 405, _err("IVA.0004", "Method not allowed."))
+
+    def _update(
+        self, task: _Task, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        """UpdateTask: validates the body like the real API, then replaces the fields given."""
+        try:
+            body = json.loads(_read_body(environ) or b"")
+        except ValueError:
+            return _json(
+                start_response, 400, _err("IVA.0003", "Request body is not a valid json object.")
+            )
+        problem = _update_problem(body)
+        if problem is not None:
+            return _json(
+                start_response, 400, _err("IVA.0004", f"The request param is invalid. {problem}")
+            )
+        if task.doc.get("state") == "DELETING":
+            return _json(
+                start_response,
+                400,
+                _err("IVA.0004", "The request param is invalid. The task is being deleted."),
+            )
+        self.updates.append({"task_id": task.doc.get("id"), "body": copy.deepcopy(body)})
+        for key, value in body.items():
+            task.doc[key] = copy.deepcopy(value)
+        task.doc["updated_at"] = _iso(self.clock())
+        return _json(start_response, 200, copy.deepcopy(task.doc))
 
     def _list(
         self, service: str, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -1060,10 +1135,58 @@ class Simulator:
                 spec = {}
             self.advance(spec.get("task_id") if isinstance(spec, dict) else None)
             return _json(start_response, 200, {"ok": True})
+        if path == "/_sim/clock" and method == "POST":
+            try:
+                spec = json.loads(_read_body(environ) or b"{}")
+                self.pass_time(float(spec["seconds"]))
+            except (ValueError, KeyError, TypeError):
+                return _json(start_response, 400, {"error": 'give {"seconds": n}'})
+            return _json(start_response, 200, {"ok": True})
+        if path == "/_sim/updates" and method == "GET":
+            with self._lock:
+                return _json(start_response, 200, list(self.updates))
         if path == "/_sim/reset" and method == "POST":
             self.reset()
             return _json(start_response, 200, {"ok": True})
         return _json(start_response, 404, {"error": "unknown control endpoint"})
+
+
+def _update_problem(body: Any) -> str | None:
+    """What the upstream would refuse in an UpdateTask body (VAS-API.md §2, §3), or None."""
+    if not isinstance(body, dict):
+        return "The body must be a JSON object."
+    for key in body:
+        if key not in UPDATE_KEYS:
+            return f"parameter [{key}] cannot be updated."
+    if "name" in body and not (isinstance(body["name"], str) and _NAME.match(body["name"])):
+        return "parameter [name] does not match ^[\\u4E00-\\u9FA5a-zA-Z0-9_-]{1,100}$."
+    if "description" in body and not (
+        isinstance(body["description"], str) and len(body["description"]) <= 500
+    ):
+        return "parameter [description] must be a string of at most 500 characters."
+    if "input" in body:
+        inp = body["input"]
+        if not isinstance(inp, dict) or not isinstance(inp.get("data"), list):
+            return "parameter [input] must be an object with a data list."
+        if len(inp["data"]) != 1:
+            return "parameter [input.data] only one input stream can be updated."
+    if "output" in body and not isinstance(body["output"], dict):
+        return "parameter [output] must be an object."
+    if "service_config" in body:
+        config = body["service_config"]
+        if not isinstance(config, dict) or not isinstance(config.get("common"), dict):
+            return "parameter [service_config.common] must be an object."
+        roi = config["common"].get("target_roi")
+        if roi is not None:
+            if not isinstance(roi, str):
+                return "parameter [target_roi] must be a string holding escaped JSON."
+            try:
+                parsed = json.loads(roi) if roi.strip() else {}
+            except ValueError:
+                return "parameter [target_roi] is not valid JSON."
+            if not isinstance(parsed, dict) or set(parsed) - {"lines", "polygons"}:
+                return "parameter [target_roi] must be an object of lines and polygons."
+    return None
 
 
 _SIG_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"

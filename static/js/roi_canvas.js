@@ -1,5 +1,8 @@
 /* Task detail page: draws the task's region of interest (ROI) on #roi-canvas.
  *
+ * With data-frame-url on the canvas (the task's reference still, members only), the still is
+ * drawn under the shapes and in the PNG export; data-still says "drawn" once it is.
+ *
  * Input: the normalised ROI from the server, handed over with Django's json_script as #roi-data
  * ({frame: {width, height, assumed}, shapes: [{kind, points, name?, properties?}], whole_frame,
  * detection: {min_size?, max_size?}, problems}), and the canvas' labels as #roi-strings.
@@ -59,6 +62,8 @@
   var detection = roi.detection && typeof roi.detection === "object" ? roi.detection : {};
   var highlighted = -1;
   var drawCount = 0;
+  // The task's reference still (data-frame-url), drawn under the shapes once it has loaded.
+  var still = null;
 
   function validShape(shape) {
     return shape && Array.isArray(shape.points) && shape.points.every(function (p) {
@@ -180,6 +185,12 @@
     var fx = sx(0), fy = sy(0), fw = frame.width * map.scale, fh = frame.height * map.scale;
     ctx.fillStyle = FRAME_BG;
     ctx.fillRect(fx, fy, fw, fh);
+    if (still) {
+      // The reference still, at the frame's place and size (in device pixels: sharp at any DPR).
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = "high";
+      ctx.drawImage(still, fx, fy, fw, fh);
+    }
 
     if (roi.whole_frame && shapes.length === 0) {
       ctx.fillStyle = rgba(colourOf(2), FILL_ALPHA);
@@ -345,6 +356,19 @@
   }
 
   draw(true);
+  var frameUrl = canvas.getAttribute("data-frame-url");
+  if (frameUrl) {
+    var image = new Image();
+    image.addEventListener("load", function () {
+      still = image;
+      canvas.dataset.still = "drawn";
+      draw(true);
+    });
+    image.addEventListener("error", function () {
+      canvas.dataset.still = "failed";
+    });
+    image.src = frameUrl;
+  }
   if (window.ResizeObserver) {
     new ResizeObserver(schedule).observe(wrap);
   }

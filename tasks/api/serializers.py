@@ -377,3 +377,22 @@ class SnapshotDetailSerializer(SnapshotSerializer):
     @extend_schema_field(ChangeSerializer(many=True))
     def get_changes(self, snapshot: TaskSnapshot) -> list[dict[str, Any]]:
         return snapshot_changes(snapshot=snapshot)
+
+
+class RoiUpdateSerializer(serializers.Serializer):
+    shapes = serializers.ListField(
+        child=serializers.JSONField(),
+        max_length=1000,
+        help_text="The shapes in the normalised form of GET …/roi/ (`kind`, `points`, `name`, "
+        "`properties`); [] is the whole frame.",
+    )
+    expected_snapshot_id = serializers.IntegerField(
+        min_value=1, help_text="`meta.snapshot_id` of the task the change was made on."
+    )
+
+
+class FrameInfoSerializer(serializers.Serializer):
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    uploaded_at = serializers.DateTimeField()
+    uploaded_by = serializers.CharField(allow_null=True)

@@ -10,6 +10,9 @@ urlpatterns = [
     path(TASK, views.TaskDetailView.as_view(), name="api-task"),
     path(TASK + "roi/", views.TaskRoiView.as_view(), name="api-task-roi"),
     path(TASK + "watch/", views.TaskWatchView.as_view(), name="api-task-watch"),
+    path(TASK + "frame/", views.TaskFrameView.as_view(), name="api-task-frame"),
+    path(TASK + "start/", views.TaskStartView.as_view(), name="api-task-start"),
+    path(TASK + "stop/", views.TaskStopView.as_view(), name="api-task-stop"),
     path(TASK + "snapshots/", views.SnapshotListView.as_view(), name="api-snapshots"),
     path(
         TASK + "snapshots/<int:snapshot>/",

@@ -4,15 +4,18 @@ Every project-scoped view resolves the project through tasks.access first (not a
 an admin action by a viewer: 403), and every object below a project is looked up within it.
 """
 
+import io
+
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import exceptions, generics, status
 from rest_framework.authentication import BasicAuthentication
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,10 +39,12 @@ from tasks.api.schema import (
 )
 from tasks.api.throttling import ApiRateThrottle
 from tasks.caching import memo
-from tasks.errors import Forbidden, PortalError
+from tasks.errors import Forbidden, NotFound, PortalError
 from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
+from tasks.services import frames
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
+from tasks.services.task_actions import task_start, task_stop
 from tasks.services.task_fetch import (
     IDENTIFIER,
     task_cache_key_guess,
@@ -47,6 +52,7 @@ from tasks.services.task_fetch import (
     validate_identifiers,
 )
 from tasks.services.task_list import task_list_upstream
+from tasks.services.task_roi import task_roi_update
 from tasks.services.tokens import token_create
 from tasks.services.watch import task_watch
 
@@ -434,6 +440,129 @@ class TaskRoiView(_TaskView):
         result = self.fetch(request, service, task_id)
         return HttpResponse(result.roi_json(), content_type="application/json")
 
+    @extend_schema(
+        summary="Replace the task's ROI upstream (admins)",
+        description=(
+            "Validates the shapes (400 `invalid_roi` with `problems`), refetches the task and, "
+            "unless it changed since `expected_snapshot_id` (409 `version_conflict`), sends "
+            "UpdateTask with only `service_config.common.target_roi` replaced; every other field "
+            "as the upstream showed it (secrets included, never the mask). 200 with the new task "
+            "JSON. Audited with the ROI before and after."
+        ),
+        request=s.RoiUpdateSerializer,
+        responses={
+            200: s.TaskResultSerializer,
+            **error_responses(*ADMIN, *WRITE, "invalid_roi", "version_conflict", *UPSTREAM),
+        },
+    )
+    def put(self, request: Request, project, service, task_id) -> HttpResponse:
+        project = self.get_project(admin=True)
+        body = s.RoiUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = task_roi_update(
+            actor=request.user,
+            project=project,
+            service=service,
+            task_id=task_id,
+            shapes=body.validated_data["shapes"],
+            expected_snapshot_id=body.validated_data["expected_snapshot_id"],
+        )
+        return HttpResponse(result.as_json(), content_type="application/json")
+
+
+class ImageBodyParser(BaseParser):
+    """A raw JPEG or PNG body, read up to the frame limit (the content decides, not the type)."""
+
+    media_type = "image/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return read_capped(stream)
+
+
+def read_capped(stream) -> bytes:
+    data = stream.read(frames.MAX_BYTES + 1) if stream is not None else b""
+    if len(data) > frames.MAX_BYTES:
+        raise frames.InvalidImage(
+            reason="too_large", params={"mib": frames.MAX_BYTES // (1024 * 1024)}
+        )
+    return data
+
+
+@extend_schema(tags=["tasks"], parameters=TASK_PARAMS)
+class TaskFrameView(ProjectScopedMixin, APIView):
+    """The task's reference still: GET (members), PUT and DELETE (admins)."""
+
+    parser_classes = [ImageBodyParser, MultiPartParser]
+
+    @extend_schema(
+        summary="The task's reference still (members; `Cache-Control: private`)",
+        responses={(200, "image/png"): OpenApiTypes.BINARY, **error_responses(*PROJECT)},
+    )
+    def get(self, request: Request, project, service, task_id) -> HttpResponse:
+        frame = frames.frame_get(project=self.get_project(), service=service, task_id=task_id)
+        if frame is None:
+            raise NotFound(reason="frame")
+        response = FileResponse(frame.image.open("rb"), content_type=frame.content_type)
+        # A camera image of real people: no shared cache may keep it.
+        response["Cache-Control"] = "private, max-age=0, must-revalidate"
+        response["Content-Disposition"] = f'inline; filename="frame-{task_id}.{frame.extension}"'
+        return response
+
+    @extend_schema(
+        summary="Upload or replace the reference still (admins; JPEG or PNG, ≤ 10 MiB)",
+        description=(
+            "The body is the image (or a multipart field `image`). At most 10 MiB and 8,192 px "
+            "a side; the format is read from the bytes. The stored copy is re-encoded without "
+            "metadata (no EXIF, GPS or ICC). 201 when new, 200 when replaced."
+        ),
+        request={"image/*": OpenApiTypes.BINARY, "multipart/form-data": OpenApiTypes.OBJECT},
+        responses={
+            200: s.FrameInfoSerializer,
+            201: s.FrameInfoSerializer,
+            **error_responses(*ADMIN, "invalid_image", *UPSTREAM),
+        },
+    )
+    def put(self, request: Request, project, service, task_id) -> Response:
+        project = self.get_project(admin=True)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > frames.MAX_BYTES + 64 * 1024:  # refused before the body is read
+            read_capped(io.BytesIO(b"x" * (frames.MAX_BYTES + 1)))
+        content_type = request.content_type or ""
+        if content_type.startswith("multipart/"):
+            upload = request.data.get("image")
+            if upload is None or not hasattr(upload, "read"):
+                raise frames.InvalidImage(reason="no_field")
+            if upload.size > frames.MAX_BYTES:
+                read_capped(io.BytesIO(b"x" * (frames.MAX_BYTES + 1)))
+            data = read_capped(upload)
+        else:
+            data = read_capped(request.stream)
+        frame, created = frames.frame_put(
+            actor=request.user, project=project, service=service, task_id=task_id, data=data
+        )
+        return Response(
+            s.FrameInfoSerializer(frames.frame_info(frame)).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        summary="Delete the reference still (admins)",
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(*ADMIN)},
+    )
+    def delete(self, request: Request, project, service, task_id) -> Response:
+        deleted = frames.frame_delete(
+            actor=request.user,
+            project=self.get_project(admin=True),
+            service=service,
+            task_id=task_id,
+        )
+        if not deleted:
+            raise NotFound(reason="frame")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 @extend_schema(tags=["tasks"], parameters=TASK_PARAMS)
 class TaskWatchView(ProjectScopedMixin, APIView):
@@ -462,6 +591,49 @@ class TaskWatchView(ProjectScopedMixin, APIView):
     )
     def delete(self, request: Request, project, service, task_id) -> Response:
         return self._set(request, service, task_id, False)
+
+
+_ACTION_ERRORS = {
+    **error_responses(*ADMIN, *UPSTREAM),
+    409: OpenApiResponse(
+        s.ErrorSerializer,
+        description="`invalid_state`: the action makes no sense in the task's state (nothing "
+        "was sent upstream); `credentials_unavailable`.",
+    ),
+}
+
+
+def _action_view(action: str, summary: str):
+    run = task_start if action == "start" else task_stop
+
+    @extend_schema(
+        tags=["tasks"],
+        summary=summary,
+        description=(
+            "Calls the upstream, then refetches the task (a new snapshot): 202 with the task "
+            "JSON. A state from which the action makes no sense is 409 `invalid_state` without "
+            "any upstream call. Audited."
+        ),
+        parameters=TASK_PARAMS,
+        request=None,
+        responses={202: s.TaskResultSerializer, **_ACTION_ERRORS},
+    )
+    class TaskActionView(ProjectScopedMixin, APIView):
+        def post(self, request: Request, project, service, task_id) -> HttpResponse:
+            result = run(
+                actor=request.user,
+                project=self.get_project(admin=True),
+                service=service,
+                task_id=task_id,
+            )
+            return HttpResponse(result.as_json(), content_type="application/json", status=202)
+
+    TaskActionView.__name__ = TaskActionView.__qualname__ = f"Task{action.title()}View"
+    return TaskActionView
+
+
+TaskStartView = _action_view("start", "Start the task (admins)")
+TaskStopView = _action_view("stop", "Stop the task (admins)")
 
 
 class _TrackedMixin(ProjectScopedMixin):

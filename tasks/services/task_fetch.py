@@ -31,6 +31,7 @@ from tasks.services.audit import audit_record
 from tasks.services.snapshots import snapshot_mark_gone, snapshot_newest, snapshot_record
 from tasks.upstream import client_for
 from tasks.vas import errors as vas_errors
+from tasks.vas.client import Fetched
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -185,7 +186,7 @@ def snapshot_result(*, snapshot: TaskSnapshot) -> TaskResult:
     """A stored version shaped like a live answer; meta.source is "snapshot"."""
     return TaskResult(
         task=snapshot.payload,
-        roi=roi_for_task(snapshot.payload),
+        roi=roi_for_task(snapshot.payload, snapshot.task.frame_size),
         meta={
             "source": "snapshot",
             "fetched_at": iso_utc(snapshot.last_seen.timestamp()),
@@ -283,6 +284,18 @@ def _fetch_upstream(
         return _stale_or_raise(
             project=project, service=service, task_id=task_id, entry=entry, exc=exc, now=now
         )
+    return task_record_fetched(
+        project=project, service=service, task_id=task_id, fetched=fetched, key=key
+    )
+
+
+def task_record_fetched(
+    *, project: CloudProject, service: str, task_id: str, fetched: Fetched, key: str | None = None
+) -> TaskResult:
+    """Stores a task just fetched from the upstream (its payload redacted) as every fetch does:
+    a snapshot when it changed, the cache, no back-off. The one path after an upstream answer,
+    also for the action services' own fetches."""
+    key = key or task_cache_key(project, service, task_id)
     tracked, snapshot, changed = snapshot_record(
         project=project,
         service=service,
@@ -293,7 +306,8 @@ def _fetch_upstream(
     )
     fresh = {
         "task_json": json_bytes(fetched.payload),
-        "roi_json": json_bytes(roi_for_task(fetched.payload)),
+        # The tracked row carries the reference still's size: no query of its own.
+        "roi_json": json_bytes(roi_for_task(fetched.payload, tracked.frame_size)),
         "fetched_at": time.time(),
         "request_id": fetched.request_id,
         "snapshot_id": snapshot.pk,
@@ -304,6 +318,26 @@ def _fetch_upstream(
     result = _result({**fresh, "task": fetched.payload}, "upstream", time.time())
     result.tracked, result.changed = tracked, changed
     return result
+
+
+def _frame_size(project: CloudProject, service: str, task_id: str) -> tuple[int, int] | None:
+    from tasks.services.frames import frame_size  # frames builds on this module
+
+    return frame_size(project=project, service=service, task_id=task_id)
+
+
+def task_cache_roi_refresh(*, project: CloudProject, service: str, task_id: str) -> None:
+    """The cached task's ROI again, over the task's reference still as it is now (after an
+    upload or a delete): the next page or API answer shows the new frame without a refetch."""
+    key = task_cache_key(project, service, task_id)
+    entry = cache.get(key)
+    if entry is None or project.cache_ttl <= 0:
+        return
+    task = entry.get("task") or json.loads(entry["task_json"])
+    entry["roi_json"] = json_bytes(roi_for_task(task, _frame_size(project, service, task_id)))
+    remaining = project.cache_ttl + KEEP_STALE_SECONDS - (time.time() - entry["fetched_at"])
+    if remaining > 0:
+        cache.set(key, entry, timeout=remaining)
 
 
 def _wait_for_other(

@@ -7,6 +7,7 @@ matters: a TLS handshake costs more than a task fetch). All upstream failures su
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,16 +112,8 @@ class VasClient:
 
     def show_task(self, service: str, task_id: str) -> Fetched:
         """GET one task. Raises ``TaskNotFound`` and the other ``VasError`` subclasses."""
-        path = self._task_path(service, task_id)
-        answer = self._call("GET", path)
-        doc = self._json(answer)
-        if not (isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str)):
-            raise UpstreamInvalidResponse(
-                "not_a_task",
-                status=answer.status,
-                request_id=answer.request_id,
-            )
-        return Fetched(payload=redact_task(doc), request_id=answer.request_id)
+        fetched = self.show_task_unredacted(service, task_id)
+        return Fetched(payload=redact_task(fetched.payload), request_id=fetched.request_id)
 
     def list_tasks(
         self,
@@ -169,6 +162,27 @@ class VasClient:
         """POST …/stop (202). Never retried. Returns the request id."""
         return self._call("POST", self._task_path(service, task_id) + "/stop").request_id
 
+    def show_task_unredacted(self, service: str, task_id: str) -> Fetched:
+        """GET one task exactly as the upstream sent it, secrets included: only for building an
+        UpdateTask body in memory (never store, cache, log or show it)."""
+        answer = self._call("GET", self._task_path(service, task_id))
+        doc = self._json(answer)
+        if not (isinstance(doc.get("id"), str) and isinstance(doc.get("state"), str)):
+            raise UpstreamInvalidResponse(
+                "not_a_task",
+                status=answer.status,
+                request_id=answer.request_id,
+            )
+        return Fetched(payload=doc, request_id=answer.request_id)
+
+    def update_task(self, service: str, task_id: str, body: dict[str, Any]) -> Fetched:
+        """PUT …/tasks/{id} (UpdateTask, 200 with the task). Never retried. Returns the updated
+        task redacted; a 2xx answer without a task body gives an empty payload."""
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        answer = self._call("PUT", self._task_path(service, task_id), body=data)
+        doc = self._json(answer) if answer.body.strip() else {}
+        return Fetched(payload=redact_task(doc), request_id=answer.request_id)
+
     def check(self, service: str = "c-face-edge") -> CheckResult:
         """Cheap connection test (list one task); never raises for upstream failures."""
         try:
@@ -201,9 +215,10 @@ class VasClient:
         path: str,
         *,
         params: dict[str, str] | None = None,
-        json: Any = None,
+        body: bytes | None = None,
     ) -> Answer:
-        """Send ``method path`` (below the endpoint); a non-2xx answer raises its typed error.
+        """Send ``method path`` (below the endpoint) with ``body`` (bytes, signed as they are);
+        a non-2xx answer raises its typed error.
 
         A 401 with a renewable token (IAM) is retried once with a fresh token.
         """
@@ -212,14 +227,14 @@ class VasClient:
         with self.transport.deadline_scope():
             try:
                 answer = self.transport.request(
-                    method, url, params=params, json=json, auth=self.auth
+                    method, url, params=params, data=body, auth=self.auth
                 )
                 invalidate = getattr(self.auth, "invalidate", None)
                 if answer.status == 401 and callable(invalidate):
                     # The token may have been revoked or expired early: fetch a new one, once.
                     invalidate(answer.sent_headers.get("X-Auth-Token"))
                     answer = self.transport.request(
-                        method, url, params=params, json=json, auth=self.auth
+                        method, url, params=params, data=body, auth=self.auth
                     )
                 if answer.status >= 400 or answer.status < 200:
                     raise error_for_status(

@@ -38,22 +38,35 @@ def body_cache_key(task_key: str, language: str) -> str:
 
 
 def task_body_html(
-    result: TaskResult, *, task_key: str | None, service: str, task_id: str, view: TaskView
+    result: TaskResult,
+    *,
+    task_key: str | None,
+    service: str,
+    task_id: str,
+    view: TaskView,
+    frame_url: str | None = None,
 ) -> SafeString:
     """The body of `result`, from the cache when it holds this version's; `task_key=None` for a
     result that is not the task's cached one (an older stored version): rendered, not kept."""
     language = translation.get_language()
     snapshot_id = result.meta.get("snapshot_id")
+    # The body shows the version and the frame under its ROI (a reference still may come or go).
+    frame = result.roi.get("frame") or {}
+    version = (snapshot_id, frame.get("width"), frame.get("height"), frame.get("assumed"))
     key = body_cache_key(task_key, language) if task_key and snapshot_id else None
     kept = readahead.get(key) if key else None
-    if kept is not None and kept[0] == snapshot_id:
+    if kept is not None and isinstance(kept[0], tuple | list) and tuple(kept[0]) == version:
         return mark_safe(kept[1])  # noqa: S308 - our own template rendered it, escaping every value
     html = render_to_string(
         "tasks/_task_body.html",
-        _body_context(result, service=service, task_id=task_id, view=view, language=language),
+        {
+            **_body_context(result, service=service, task_id=task_id, view=view, language=language),
+            # The reference still under the canvas, when the ROI's frame is real.
+            "frame_url": frame_url if frame.get("assumed") is False else None,
+        },
     )
     if key:
-        cache.set(key, (snapshot_id, html), BODY_TTL)
+        cache.set(key, (version, html), BODY_TTL)
     return mark_safe(html)  # noqa: S308 - as above
 
 

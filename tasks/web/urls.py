@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks.web.views import projects, task_pages, tokens
+from tasks.web.views import projects, task_actions, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
@@ -36,6 +36,10 @@ urlpatterns = [
     path(TASK, task_pages.task_detail, name="task_detail"),
     path(TASK + "history/", task_pages.task_history, name="task_history"),
     path(TASK + "watch/", task_pages.task_watch_toggle, name="task_watch"),
+    path(TASK + "start/", task_actions.task_start_view, name="task_start"),
+    path(TASK + "stop/", task_actions.task_stop_view, name="task_stop"),
+    path(TASK + "roi/edit/", task_actions.task_roi_edit, name="task_roi_edit"),
+    path(TASK + "roi/frame/", task_actions.task_frame_form, name="task_frame_form"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
     path("account/tokens/<str:digest>/revoke/", tokens.token_revoke_view, name="token_revoke"),
 ]

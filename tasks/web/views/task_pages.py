@@ -36,6 +36,7 @@ from tasks.errors import (
     stored_text,
 )
 from tasks.models import CloudProject, Role, TrackedTask
+from tasks.services.task_actions import START_FROM, STOP_FROM
 from tasks.services.task_fetch import (
     IDENTIFIER,
     TaskResult,
@@ -285,6 +286,10 @@ def _reversed_task_urls(
         "detail": reverse("task_detail", urlconf, kwargs=task),
         "history": reverse("task_history", urlconf, kwargs=task),
         "watch": reverse("task_watch", urlconf, kwargs=task),
+        "start": reverse("task_start", urlconf, kwargs=task),
+        "stop": reverse("task_stop", urlconf, kwargs=task),
+        "frame": reverse("api-task-frame", urlconf, kwargs=task),
+        "roi_edit": reverse("task_roi_edit", urlconf, kwargs=task),
     }
 
 
@@ -331,9 +336,12 @@ def _detail_context(
             service=service,
             task_id=task_id,
             view=view,
+            frame_url=_task_urls(project, service, task_id)["frame"],
         ),
         "snapshot": snapshot,
         "is_latest": snapshot is None or snapshot.pk == latest_snapshot_id,
+        "can_start": view.state in START_FROM,
+        "can_stop": view.state in STOP_FROM,
     }
 
 

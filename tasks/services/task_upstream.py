@@ -1,0 +1,55 @@
+"""The two decisions that differ between VAS and VIAS, each in one small function: which upstream
+call performs an action, and where a task document keeps its `target_roi`.
+
+VAS (VAS-API.md §2): StartTask/StopTask `POST …/tasks/{id}/start|stop` (202), UpdateTask
+`PUT …/tasks/{id}`, `service_config.common.target_roi`. VIAS (§10) plugs in here by its
+service key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from tasks.models import CloudProject
+from tasks.upstream import client_for
+from tasks.vas.client import Fetched
+
+Action = Literal["start", "stop", "show_unredacted", "update"]
+
+
+def target_roi_path(service: str) -> tuple[str, ...]:
+    """The keys leading to a task document's `target_roi` for `service`."""
+    return ("service_config", "common", "target_roi")
+
+
+#: The UpdateTask body's fields (VAS-API.md §2: create's fields minus service_version,
+#: edge_pool_id and resource_order_id), each sent as the upstream last showed it.
+VAS_UPDATE_FIELDS = ("name", "description", "timing", "input", "output", "service_config")
+
+
+def update_fields(service: str) -> tuple[str, ...]:
+    """The top-level fields of `service`'s UpdateTask body."""
+    return VAS_UPDATE_FIELDS
+
+
+def upstream_call(
+    *,
+    project: CloudProject,
+    service: str,
+    task_id: str,
+    action: Action,
+    body: dict[str, Any] | None = None,
+) -> Fetched | str | None:
+    """Performs `action` upstream. start/stop return the request id; show_unredacted returns the
+    task with its secrets (build an update body from it in memory only); update returns the
+    updated task, redacted."""
+    client = client_for(project)
+    if action == "start":
+        return client.start_task(service, task_id)
+    if action == "stop":
+        return client.stop_task(service, task_id)
+    if action == "show_unredacted":
+        return client.show_task_unredacted(service, task_id)
+    if action == "update":
+        return client.update_task(service, task_id, body or {})
+    raise ValueError(f"unknown action {action!r}")
