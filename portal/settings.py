@@ -48,6 +48,9 @@ PORTAL_UPSTREAM_TIMEOUT = (_connect, _read)
 PORTAL_DEFAULT_CACHE_TTL = env.int("PORTAL_DEFAULT_CACHE_TTL", default=30)
 PORTAL_API_RATE = env.str("PORTAL_API_RATE", default="600/min")
 PORTAL_REFRESH_RATE = env.str("PORTAL_REFRESH_RATE", default="30/min")
+# Two-factor login is mandatory for staff and every project admin (tasks.services.accounts).
+PORTAL_REQUIRE_2FA = env.bool("PORTAL_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = env.str("PORTAL_2FA_ISSUER", default="VAS Task Portal")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -63,10 +66,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "axes",
+    # Two-factor login (TOTP and recovery codes): the devices and their throttled checks.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "tasks",
 ]
 
 MIDDLEWARE = [
+    # Before anything reads the request: a NUL anywhere in it is the contract's 400 (portal.edge).
+    "portal.edge.RefuseNulMiddleware",
     # First: sends the request's cache reads, answered while the rest runs (tasks.caching).
     "portal.middleware.ReadAheadMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -79,6 +88,8 @@ MIDDLEWARE = [
     # A signed-in user's saved language when the browser has no language cookie.
     "portal.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A session still owing its two-factor code reaches only the code page (tasks.web.two_factor).
+    "tasks.web.two_factor.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.

@@ -1,9 +1,11 @@
 """Django admin: settings and members, never a secret (only hints and "stored" flags).
 
 A project is changed and deleted here through the same service as on the portal's pages and in
-the API (`tasks.services.projects`): the same endpoint rules (allow list, no metadata or unlisted
-loopback address), the same audit trail and credentials version. Secrets are never entered here,
-so projects are created on the portal's page, not in the admin.
+the API (`tasks.services.projects`): the same rules, audit trail and credentials version. Secrets
+are never entered here, so projects are created on the portal's page, and the fields that decide
+where the secrets go (the endpoints, auth type, region, upstream project id) are read-only: moving
+a project needs its credentials again. The connect-time guard (`tasks.vas.transport`) applies to
+whatever address a row holds.
 """
 
 from typing import Any
@@ -18,6 +20,7 @@ from django.utils.translation import gettext as _
 from tasks.models import AuditEvent, CloudProject, Membership, TrackedTask
 from tasks.services.projects import (
     PLAIN_FIELDS,
+    SECRETS_FOLLOW,
     project_delete,
     project_update,
     project_validate,
@@ -35,7 +38,8 @@ class CloudProjectAdminForm(forms.ModelForm):
 
     class Meta:
         model = CloudProject
-        fields = list(PLAIN_FIELDS)
+        # Where the secrets go is not editable here (see CloudProjectAdmin.readonly_fields).
+        fields = [f for f in PLAIN_FIELDS if f not in SECRETS_FOLLOW]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,7 +80,15 @@ class CloudProjectAdmin(admin.ModelAdmin):
     search_fields = ["name", "upstream_project_id"]
     # The encrypted columns are editable=False, so no admin form ever holds them; credentials are
     # replaced on the portal's own edit page, through the service that audits it.
-    readonly_fields = ["public_id", "access_key_display", "stored_secrets", "credentials_version"]
+    # Where the secrets go is read-only here too: a move needs the credentials again, which only
+    # the portal's edit page and API ask for (tasks.services.projects.SECRETS_FOLLOW).
+    readonly_fields = [
+        "public_id",
+        "access_key_display",
+        "stored_secrets",
+        "credentials_version",
+        *SECRETS_FOLLOW,
+    ]
     inlines = [MembershipInline]
 
     @admin.display(description="stored secrets")

@@ -13,7 +13,7 @@ Adding a code is one `entry(...)` call below. The upstream client (`tasks.vas`, 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,24 +39,53 @@ class ErrorEntry:
     links: tuple[str, ...] = ()
     #: reason -> a more specific message template for the same code.
     reasons: Mapping[str, str] = field(default_factory=dict)
+    #: reason -> its own status, only where the contract gives one code two statuses.
+    statuses: Mapping[str, int] = field(default_factory=dict)
     #: Params and extra members of the OpenAPI example (`upstream`, `details`).
     example: Mapping[str, Any] = field(default_factory=dict)
 
     def template(self, reason: str = "") -> str:
         return self.reasons.get(reason, self.message) if reason else self.message
 
+    def status_for(self, reason: str = "") -> int:
+        return self.statuses.get(reason, self.status)
+
 
 CATALOGUE: dict[str, ErrorEntry] = {}
 
 
-def entry(code: str, status: int, **texts: Any) -> ErrorEntry:
-    """Declares one code (once: a second declaration is a bug)."""
+def entry(
+    code: str,
+    status: int,
+    *,
+    title: str,
+    message: str,
+    next_step: str,
+    links: tuple[str, ...] = (),
+    reasons: Mapping[str, str] | None = None,
+    statuses: Mapping[str, int] | None = None,
+    example: Mapping[str, Any] | None = None,
+) -> ErrorEntry:
+    """Declares one code (once: a second declaration is a bug). Texts are marked with
+    `gettext_noop` where they are written, so makemessages finds them."""
     if code in CATALOGUE:
         raise ValueError(f"error code {code!r} is declared twice")
-    declared = ErrorEntry(code=code, status=status, **texts)
-    unknown = set(declared.links) - LINKS
+    declared = ErrorEntry(
+        code=code,
+        status=status,
+        title=title,
+        message=message,
+        next_step=next_step,
+        links=links,
+        reasons=dict(reasons or {}),
+        statuses=dict(statuses or {}),
+        example=dict(example or {}),
+    )
+    unknown = set(links) - LINKS
     if unknown:
         raise ValueError(f"unknown links {sorted(unknown)} for {code!r}")
+    if set(declared.statuses) - set(declared.reasons):
+        raise ValueError(f"{code!r} gives a status to a reason it does not declare")
     CATALOGUE[code] = declared
     return declared
 
@@ -66,8 +95,8 @@ def error_entry(code: str) -> ErrorEntry:
     return CATALOGUE.get(code) or CATALOGUE["upstream_error"]
 
 
-def http_status(code: str) -> int:
-    return error_entry(code).status
+def http_status(code: str, reason: str = "") -> int:
+    return error_entry(code).status_for(reason)
 
 
 # --------------------------------------------------------------------------- messages
@@ -189,7 +218,7 @@ class PortalError(Exception):
 
     @property
     def http_status(self) -> int:
-        return http_status(self.code)
+        return http_status(self.code, self.reason)
 
     def __str__(self) -> str:
         return f"{self.code}" + (f" ({self.reason})" if self.reason else "")
@@ -307,7 +336,7 @@ def _connected(params: Mapping[str, Any]) -> str:
 
 
 #: Stored messages that are not errors (a connection test that worked): code -> its wording.
-NOTICES: dict[str, Any] = {"connected": _connected}
+NOTICES: dict[str, Callable[[Mapping[str, Any]], str]] = {"connected": _connected}
 
 
 # --------------------------------------------------------------------------- the catalogue
@@ -383,6 +412,7 @@ entry(
             "The task is %(state)s: stopping it makes no sense. Nothing was sent upstream."
         ),
     },
+    statuses={"not_startable": 409, "not_stoppable": 409},
     example={"params": {"state": "X", "states": "PENDING, RUNNING, …"}},
 )
 entry(
@@ -786,16 +816,6 @@ entry(
     example={"params": {"current": 8}, "current_snapshot_id": 8},
 )
 entry(
-    "edit_conflict",
-    409,
-    title=gettext_noop("Another change is being applied"),
-    message=gettext_noop(
-        "Another change of this task's ROI is being applied. Reload and try again."
-    ),
-    next_step=gettext_noop("Wait a moment, reload the editor and apply again."),
-    links=("open",),
-)
-entry(
     "invalid_image",
     400,
     title=gettext_noop("Not a usable image"),
@@ -818,3 +838,71 @@ entry(
         "no_field": gettext_noop("Send the image in the multipart field “image”."),
     },
 )
+# --------------------------------------------------------------------------- hardening (issue 18)
+
+entry(
+    "edit_conflict",
+    409,
+    title=gettext_noop("Edited meanwhile"),
+    message=gettext_noop(
+        "Someone else changed this project since you read it. Reload it, check their change "
+        "and make yours again."
+    ),
+    next_step=gettext_noop(
+        "Read the project again (GET), then send your change with the new updated_at."
+    ),
+    # Two admins applying an ROI change to one task at once: the second waits for the first.
+    reasons={
+        "roi_in_progress": gettext_noop(
+            "Another change of this task's ROI is being applied. Reload and try again."
+        ),
+    },
+)
+entry(
+    "otp_required",
+    401,
+    title=gettext_noop("Two-factor code needed"),
+    message=gettext_noop(
+        "This user has two-factor login: send the current code of the authenticator app (or a "
+        "recovery code) as “otp”."
+    ),
+    next_step=gettext_noop("Send the code of your authenticator app in the “otp” field."),
+    reasons={
+        "enrol": gettext_noop(
+            "Your account needs two-factor login: enrol on the portal's “Two-factor login” "
+            "page, then ask for a token with a code."
+        ),
+        "session": gettext_noop("Enter your two-factor code on the portal first."),
+        "session_enrol": gettext_noop(
+            "Your account needs two-factor login: enrol on the portal first."
+        ),
+    },
+)
+entry(
+    "otp_invalid",
+    401,
+    title=gettext_noop("Two-factor code wrong"),
+    message=gettext_noop("The two-factor code is wrong, already used or tried too often."),
+    next_step=gettext_noop(
+        "Send the code your authenticator app shows now (each works once), or a recovery code; "
+        "after several wrong codes wait a little."
+    ),
+)
+
+
+class EditConflict(PortalError):
+    """An edit based on a version of a project that someone else has changed since."""
+
+    code = "edit_conflict"
+
+
+class OtpRequired(PortalError):
+    """Two-factor login: a code is needed (reason "enrol": enrolment comes first)."""
+
+    code = "otp_required"
+
+
+class OtpInvalid(PortalError):
+    """Two-factor login: the code given is wrong, used or throttled."""
+
+    code = "otp_invalid"

@@ -91,6 +91,14 @@ def test_the_contracts_codes_are_in_the_catalogue_with_the_contracts_statuses():
     assert {code: CATALOGUE[code].status for code in CONTRACT} == CONTRACT
 
 
+def test_a_code_has_one_status_unless_the_contract_gives_a_reason_its_own():
+    assert [code for code, found in CATALOGUE.items() if found.statuses] == ["invalid_state"]
+    assert PortalError("invalid_state").http_status == 400  # the filter
+    start_running = PortalError("invalid_state", reason="not_startable")  # start a RUNNING task
+    assert start_running.http_status == 409
+    assert PortalError("invalid_state", reason="not_stoppable").http_status == 409
+
+
 def test_a_code_is_declared_once():
     with pytest.raises(ValueError, match="declared twice"):
         entry("not_found", 404, title="", message="", next_step="")
@@ -176,7 +184,7 @@ def test_the_schema_documents_only_catalogue_codes_with_their_statuses_and_lists
     assert set(CONTRACT) - undocumented <= documented
     table = schema["info"]["description"]
     for code, found in CATALOGUE.items():  # the error table: every code, once, with its status
-        assert table.count(f"| `{code}` | {found.status} |") == 1, code
+        assert table.count(f"| `{code}` | {found.status}") == 1, code
 
 
 # --------------------------------------------------------------------------- both languages

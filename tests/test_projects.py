@@ -180,7 +180,13 @@ def test_changing_who_the_portal_is_upstream_bumps_the_credentials_version(alice
     version = project.credentials_version
     project_update(actor=alice, project=project, fields={"description": "lobby"})
     assert project.credentials_version == version
-    project_update(actor=alice, project=project, fields={"upstream_project_id": "other-project"})
+    # The credentials come again with the change (issue 18: they never follow it on their own).
+    project_update(
+        actor=alice,
+        project=project,
+        fields={"upstream_project_id": "other-project"},
+        secrets=SECRETS,
+    )
     assert project.credentials_version == version + 1
 
 
@@ -251,6 +257,16 @@ def test_a_viewer_cannot_post_admin_actions(client, bob, charlie, project):
     assert client.post(url + "alice/role/", {"role": "viewer"}).status_code == 403
     assert not Membership.objects.filter(user=charlie).exists()
     assert client.post(f"/projects/{project.public_id}/delete/").status_code == 403
+
+
+def test_an_outsider_finds_no_member_urls(client, charlie, project):
+    url = f"/projects/{project.public_id}/members/"
+    _login(client, charlie)
+    for action, data in (("add/", {"username": "charlie", "role": "admin"}), ("alice/remove/", {})):
+        assert client.post(url + action, data).status_code == 404
+    assert client.post(url + "alice/role/", {"role": "viewer"}).status_code == 404
+    assert not Membership.objects.filter(user=charlie).exists()
+    assert Membership.objects.get(project=project, user__username="alice").role == Role.ADMIN
 
 
 def test_rotation_moves_every_row_to_the_new_key(settings, project, capsys):

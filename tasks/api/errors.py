@@ -49,8 +49,8 @@ def _portal_error(exc: PortalError | VasError) -> Response:
     upstream = exc.upstream_dict() if isinstance(exc, VasError) else None
     extra = {"upstream": upstream} if upstream else {}
     extra.update(getattr(exc, "extra", None) or {})  # e.g. invalid_roi's problems
-    # A PortalError may answer another status than its code's (invalid_state: 409 for actions).
-    status = exc.http_status if isinstance(exc, PortalError) else http_status(exc.code)
+    # A PortalError's status follows its reason (invalid_state: 409 for actions).
+    status = exc.http_status if isinstance(exc, PortalError) else http_status(exc.code, exc.reason)
     response = Response(error_body(exc.code, error_text(exc), **extra), status=status)
     set_retry_after(response, exc.retry_after)
     return response

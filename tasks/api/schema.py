@@ -42,9 +42,10 @@ def error_table() -> str:
     rows = ["| code | HTTP | meaning | what to do |", "| --- | --- | --- | --- |"]
     with translation.override("en"):
         for entry in sorted(CATALOGUE.values(), key=lambda e: (e.status, e.code)):
+            statuses = " ".join(f"({s})" for s in sorted(set(entry.statuses.values())))
             rows.append(
-                f"| `{entry.code}` | {entry.status} | {gettext(entry.title)} | "
-                f"{gettext(entry.next_step)} |"
+                f"| `{entry.code}` | {entry.status}{' ' + statuses if statuses else ''} | "
+                f"{gettext(entry.title)} | {gettext(entry.next_step)} |"
             )
     return "\n".join(rows)
 

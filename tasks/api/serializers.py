@@ -74,6 +74,14 @@ class TokenRequestSerializer(StrictSerializer):
         required=False, min_value=1, max_value=MAX_EXPIRY_DAYS, help_text="Default 30 days."
     )
     name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    otp = serializers.CharField(
+        required=False,
+        max_length=32,
+        help_text=(
+            "For a user with two-factor login: the current code of their authenticator app, or "
+            "one of their recovery codes (else 401 `otp_required` / `otp_invalid`)."
+        ),
+    )
 
 
 # ---- projects ------------------------------------------------------------------------------------
@@ -177,10 +185,18 @@ class ProjectWriteSerializer(StrictMixin, serializers.ModelSerializer):
     security_token = _SecretField(help_text="Write-only; temporary (STS) credentials only.")
     iam_password = _SecretField(help_text="Write-only.")
     token = _SecretField(help_text="Write-only X-Auth-Token.")
+    updated_at = serializers.DateTimeField(
+        required=False,
+        write_only=True,
+        help_text=(
+            "PATCH only, optional: the `updated_at` you read. When the project changed since, "
+            "the PATCH is refused with 409 `edit_conflict` (so is a stale `If-Match` header)."
+        ),
+    )
 
     class Meta:
         model = CloudProject
-        fields = [*PLAIN_FIELDS, *SECRET_FIELDS]
+        fields = [*PLAIN_FIELDS, *SECRET_FIELDS, "updated_at"]
         extra_kwargs = {
             # Uniqueness is the service's to check (one rule, one place).
             "name": {"validators": []},

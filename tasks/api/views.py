@@ -53,7 +53,7 @@ from tasks.services.task_fetch import (
 )
 from tasks.services.task_list import task_list_upstream
 from tasks.services.task_roi import task_roi_update
-from tasks.services.tokens import token_create
+from tasks.services.tokens import token_create, token_two_factor_check
 from tasks.services.watch import task_watch
 
 PROJECT_PARAM = OpenApiParameter(
@@ -130,12 +130,17 @@ def _fake(view) -> bool:
     description=(
         "Authenticate with HTTP Basic (username and password). Answers a new token, shown only "
         "here, and its expiry. Five wrong passwords for one user from one address lock that pair "
-        "for a while (429 `locked_out`)."
+        "for a while (429 `locked_out`). A user with two-factor login sends the current code "
+        "of their authenticator app (or a recovery code) as `otp`: without it 401 "
+        "`otp_required`, a wrong one 401 `otp_invalid`. With PORTAL_REQUIRE_2FA, staff and "
+        "project admins who have not enrolled get 401 `otp_required` until they do."
     ),
     request=s.TokenRequestSerializer,
     responses={
         200: s.TokenSerializer,
-        **error_responses(*COMMON, "locked_out", "token_limit_reached", *WRITE),
+        **error_responses(
+            *COMMON, "locked_out", "token_limit_reached", "otp_required", "otp_invalid", *WRITE
+        ),
     },
     parameters=[RETRY_AFTER],
 )
@@ -145,6 +150,8 @@ class TokenCreateView(APIView):
     def post(self, request: Request) -> Response:
         body = s.TokenRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        # Basic auth proves the password only: a user with a second factor gives a code too.
+        token_two_factor_check(user=request.user, code=body.validated_data.get("otp"))
         instance, key = token_create(
             user=request.user,
             expires_days=body.validated_data.get("expires_days"),
@@ -220,6 +227,24 @@ class ProjectListView(generics.ListCreateAPIView):
         )
 
 
+def _expected_version(request: Request, body: s.ProjectWriteSerializer):
+    """The version an edit is based on: the body's `updated_at`, else an `If-Match` header
+    holding the same value (quotes and a weak `W/` prefix allowed), else None (unconditional)."""
+    if "updated_at" in body.validated_data:
+        return body.validated_data["updated_at"]
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    value = header.removeprefix("W/").strip('"')
+    field = s.serializers.DateTimeField()
+    try:
+        return field.to_internal_value(value)
+    except exceptions.ValidationError:
+        raise exceptions.ValidationError(
+            {"If-Match": ['Send the project\'s updated_at as read, e.g. "2026-01-01T00:00:00Z".']}
+        ) from None
+
+
 @extend_schema(tags=["projects"], parameters=[PROJECT_PARAM])
 class ProjectDetailView(ProjectScopedMixin, APIView):
     @extend_schema(
@@ -232,10 +257,23 @@ class ProjectDetailView(ProjectScopedMixin, APIView):
         summary="Change settings or replace credentials (admins)",
         description=(
             "Only the fields sent change. Secrets are write-only: a blank string keeps the "
-            "stored value, `null` removes it. Switching `auth_type` drops the old type's secrets."
+            "stored value, `null` removes it. Switching `auth_type` drops the old type's secrets. "
+            "Changing `endpoint`, `iam_endpoint`, `auth_type`, `region` or "
+            "`upstream_project_id` needs the credentials again in the same request (400 naming "
+            "them otherwise); a security token not sent again is removed. Send the `updated_at` "
+            "you read (in the body, or as `If-Match`) to be refused with 409 `edit_conflict` "
+            "when someone changed the project since."
         ),
         request=s.ProjectWriteSerializer(partial=True),
-        responses={200: s.ProjectSerializer, **error_responses(*ADMIN, *WRITE)},
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Optional: the `updated_at` you read (409 `edit_conflict` if stale).",
+            )
+        ],
+        responses={200: s.ProjectSerializer, **error_responses(*ADMIN, *WRITE, "edit_conflict")},
     )
     def patch(self, request: Request, project) -> Response:
         project = self.get_project(admin=True)
@@ -247,6 +285,7 @@ class ProjectDetailView(ProjectScopedMixin, APIView):
             fields=body.plain(),
             secrets=body.secrets(),
             clear=body.cleared(),
+            expected_updated_at=_expected_version(request, body),
         )
         return Response(s.ProjectSerializer(project, context={"request": request}).data)
 

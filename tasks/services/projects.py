@@ -2,15 +2,16 @@
 
 import copy
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tasks.errors import CredentialsUnavailable, Message, stored_error
+from tasks.errors import CredentialsUnavailable, EditConflict, Message, stored_error
 from tasks.models import AuthType, CloudProject, Membership, Role
 from tasks.services.audit import audit_record
 from tasks.upstream import client_for
@@ -46,6 +47,10 @@ IDENTITY_FIELDS = (
     "iam_domain",
     "iam_user",
 )
+# Where the secrets go and what they vouch for: when one of these changes, every stored secret must
+# be entered again in the same request (else it is refused, naming the fields), so that an admin
+# cannot point a project at a listener of theirs and receive the secrets they may not read.
+SECRETS_FOLLOW = ("endpoint", "iam_endpoint", "auth_type", "region", "upstream_project_id")
 SECRETS_OF_AUTH: dict[str, set[str]] = {
     AuthType.AKSK: {"access_key", "secret_key", "security_token"},
     AuthType.PASSWORD: {"iam_password"},
@@ -59,6 +64,10 @@ def _endpoint_error(exc: ValueError) -> str:
     if template is not None:
         return _(template) % exc.params  # type: ignore[attr-defined]
     return _(str(exc))
+
+
+def _label(project: CloudProject, field: str) -> str:
+    return str(getattr(project._meta.get_field(field), "verbose_name", field))
 
 
 # Sent as HTTP header values (the access key inside Authorization).
@@ -75,9 +84,13 @@ def _apply(
     fields: Mapping[str, Any],
     secrets: Mapping[str, str],
     clear: Iterable[str],
+    before: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Sets fields and secrets on `project` (unsaved) and validates it; returns what happened to
-    each secret ("changed"/"cleared") for the audit trail. Raises ValidationError by field."""
+    each secret ("changed"/"cleared") for the audit trail. Raises ValidationError by field.
+
+    `before` (an update: the stored plain fields) makes a change of a SECRETS_FOLLOW field drop
+    every stored secret not entered again here; a required one missing then refuses the update."""
     for field, value in fields.items():
         if field not in PLAIN_FIELDS:
             raise ValueError(f"unknown project field: {field}")
@@ -97,6 +110,10 @@ def _apply(
         except ValueError as exc:
             errors.setdefault(field, []).append(_endpoint_error(exc))
 
+    moved = [f for f in SECRETS_FOLLOW if before is not None and before[f] != getattr(project, f)]
+    if moved:
+        # Stored secrets never travel to a new address or identity without being entered again.
+        clear = {*clear, *CloudProject.SECRET_FIELDS}
     secret_changes: dict[str, str] = {}
     kept = SECRETS_OF_AUTH.get(project.auth_type, set())
     for field in CloudProject.SECRET_FIELDS:
@@ -116,7 +133,15 @@ def _apply(
 
     needed_secrets, needed_fields = REQUIRED_FOR_AUTH.get(project.auth_type, ((), ()))
     for field in needed_secrets:
-        if not project.has_secret(field):
+        if not project.has_secret(field) and moved:
+            errors.setdefault(field, []).append(
+                _(
+                    "You changed %(fields)s: enter this credential again. Stored credentials are "
+                    "never sent to a new address or identity."
+                )
+                % {"fields": ", ".join(_label(project, f) for f in moved)}
+            )
+        elif not project.has_secret(field):
             errors.setdefault(field, []).append(_("Required for this authentication type."))
     for field in needed_fields:
         if not getattr(project, field):
@@ -132,6 +157,20 @@ def _apply(
     return secret_changes
 
 
+def _save(project: CloudProject, **options: Any) -> None:
+    """Saves in a savepoint: a parallel create or rename to the same name loses at the unique
+    index and is the field error full_clean would have given, not a 500."""
+    try:
+        with transaction.atomic():
+            project.save(**options)
+    except IntegrityError:
+        if CloudProject.objects.filter(name=project.name).exclude(pk=project.pk).exists():
+            raise ValidationError(
+                {"name": [_("A project with this name already exists.")]}
+            ) from None
+        raise
+
+
 @transaction.atomic
 def project_create(
     *, actor, fields: Mapping[str, Any], secrets: Mapping[str, str] | None = None
@@ -139,7 +178,7 @@ def project_create(
     """Creates a project; the creator becomes its admin."""
     project = CloudProject()
     changes = _apply(project, fields, secrets or {}, clear=())
-    project.save()
+    _save(project)
     if actor is not None and actor.is_authenticated:
         Membership.objects.create(user=actor, project=project, role=Role.ADMIN)
     audit_record(
@@ -164,22 +203,45 @@ def project_update(
     fields: Mapping[str, Any],
     secrets: Mapping[str, str] | None = None,
     clear: Iterable[str] = (),
+    expected_updated_at: datetime | None = None,
 ) -> CloudProject:
-    """Changes settings and/or replaces credentials. A blank secret keeps the stored one."""
-    before = {f: getattr(project, f) for f in PLAIN_FIELDS}
-    changes = _apply(project, fields, secrets or {}, clear=set(clear))
+    """Changes settings and/or replaces credentials. A blank secret keeps the stored one.
+
+    Works on the row locked and read afresh, and writes only the columns it changed, so two
+    admins changing different fields at once both keep their change and a concurrent credential
+    replacement is never written back over. `expected_updated_at` (the `updated_at` the editor
+    read) refuses an edit made on an older version with EditConflict. `project` is updated in
+    place with what was saved."""
+    locked = CloudProject.objects.select_for_update().get(pk=project.pk)
+    if expected_updated_at is not None and locked.updated_at != expected_updated_at:
+        raise EditConflict()
+    before = {f: getattr(locked, f) for f in PLAIN_FIELDS}
+    stored = {column: getattr(locked, column) for column in CloudProject.SECRET_COLUMNS}
+    changes = _apply(locked, fields, secrets or {}, clear=set(clear), before=before)
     changed = {
-        f: [str(before[f]), str(getattr(project, f))]
+        f: [str(before[f]), str(getattr(locked, f))]
         for f in PLAIN_FIELDS
-        if before[f] != getattr(project, f)
+        if before[f] != getattr(locked, f)
     }
+    columns = [
+        *changed,
+        *(column for column, value in stored.items() if getattr(locked, column) != value),
+    ]
     if changes or any(field in changed for field in IDENTITY_FIELDS):
-        project.credentials_version += 1
-    project.save()
+        locked.credentials_version += 1
+        columns.append("credentials_version")
+    if columns:
+        _save(locked, update_fields=[*columns, "updated_at"])
+    for column in [*columns, "updated_at", *CloudProject.SECRET_COLUMNS]:
+        setattr(project, column, getattr(locked, column))
     if changed:
-        audit_record(actor=actor, project=project, action="project.updated", changed=changed)
+        audit_record(actor=actor, project=locked, action="project.updated", changed=changed)
     if changes:
-        audit_record(actor=actor, project=project, action="credentials.replaced", secrets=changes)
+        moved = [f for f in SECRETS_FOLLOW if f in changed]
+        extra = {"because_changed": moved} if moved else {}
+        audit_record(
+            actor=actor, project=locked, action="credentials.replaced", secrets=changes, **extra
+        )
     return project
 
 
@@ -214,5 +276,8 @@ def project_validate(*, project: CloudProject | None, fields: Mapping[str, Any])
     """The checks `project_create` (project None) or `project_update` make of `fields`, without
     saving anything: for forms that must show errors before they save (the Django admin).
     Raises ValidationError by field."""
-    candidate = CloudProject() if project is None else copy.copy(project)
-    _apply(candidate, fields, {}, clear=())
+    if project is None or project.pk is None:
+        _apply(CloudProject(), fields, {}, clear=())
+        return
+    before = {f: getattr(project, f) for f in PLAIN_FIELDS}
+    _apply(copy.copy(project), fields, {}, clear=(), before=before)

@@ -20,11 +20,10 @@ STOP_FROM = frozenset({"RUNNING", "STARTING", "PENDING", "ABNORMAL", "RECOVERING
 class InvalidState(PortalError):
     """The action makes no sense in the task's current state; nothing was sent upstream.
 
-    The catalogue's `invalid_state` is 400 (the task list's state filter); the contract answers
-    it 409 for an action, so this error says so itself."""
+    The catalogue's `invalid_state` is 400 (the task list's state filter); its action reasons
+    are 409, as the contract answers an action."""
 
     code = "invalid_state"
-    http_status = 409
 
 
 def refuse_stale(result: TaskResult) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from tasks.caching.locks import NamedLock
-from tasks.errors import PortalError
+from tasks.errors import EditConflict, PortalError
 from tasks.models import CloudProject
 from tasks.roi_geometry import MESSAGES, describe, limits_for, shape_problems, target_roi_string
 from tasks.services.audit import audit_record
@@ -71,10 +71,6 @@ class VersionConflict(PortalError):
     code = "version_conflict"
     #: Members the API adds to the error (the current snapshot id).
     extra: dict[str, Any]
-
-
-class EditConflict(PortalError):
-    code = "edit_conflict"
 
 
 def roi_frame_for(*, project: CloudProject, service: str, task_id: str) -> dict[str, Any] | None:
@@ -159,7 +155,7 @@ def task_roi_update(
     # second must see the first one's result, not overwrite it.
     lock = NamedLock(f"roi-update:{task_cache_key(project, service, task_id)}", timeout=60)
     if not lock.acquire():
-        raise EditConflict()
+        raise EditConflict(reason="roi_in_progress")
     try:
         shown = upstream_call(
             project=project, service=service, task_id=task_id, action="show_unredacted"

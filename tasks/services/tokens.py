@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from knox.settings import knox_settings
 
-from tasks.errors import NotFound, PortalError
+from tasks.errors import NotFound, OtpInvalid, OtpRequired, PortalError
 from tasks.models import ApiToken
 from tasks.services.audit import audit_record
 
@@ -73,3 +73,17 @@ def token_revoke(*, user, token: ApiToken) -> None:
         prefix=token.token_key[:PREFIX_LENGTH],
     )
     token.delete()
+
+
+def token_two_factor_check(*, user, code: str | None) -> None:
+    """A token asked for with the password alone (HTTP Basic): a user with a second factor must
+    add a current code; one whom PORTAL_REQUIRE_2FA obliges must enrol first. Raises otherwise."""
+    from tasks.services.accounts import two_factor_enabled, two_factor_required, two_factor_verify
+
+    if two_factor_enabled(user):
+        if not code:
+            raise OtpRequired()
+        if two_factor_verify(user=user, code=code) is None:
+            raise OtpInvalid()
+    elif two_factor_required(user):
+        raise OtpRequired(reason="enrol")

@@ -5,10 +5,10 @@ The document's shape is in docs/VAS-API.md §3.
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 REDACTED = "******"
 
@@ -19,9 +19,6 @@ def gettext_noop(message: str) -> str:
     """
     return message
 
-
-# Header names that look like they carry a secret (contract: "Secrets").
-_SECRET_NAME = re.compile(r"authorization|token|secret|key|password|cookie|signature", re.I)
 
 #: state -> (family, meaning, 中文名). Families drive badge colours.
 STATES: dict[str, tuple[str, str, str]] = {
@@ -198,43 +195,145 @@ KNOWN_SERVICES: list[str] = [
 ]
 
 
+# ---- redaction (contract: "Secrets"; the one place that masks a document) ------------------------
+
+#: A name is secret-looking when one of its words (split at "-", "_", ".", spaces and camelCase)
+#: is one of these, or when it contains one of SECRET_PARTS anywhere ("x-auth-token", "apiKey").
+SECRET_WORDS = frozenset(
+    {
+        "auth",
+        "authorization",
+        "authentication",
+        "bearer",
+        "cookie",
+        "credential",
+        "credentials",
+        "key",
+        "pass",
+        "passphrase",
+        "passwd",
+        "password",
+        "pin",
+        "pwd",
+        "secret",
+        "session",
+        "sessionid",
+        "sig",
+        "sign",
+        "signature",
+        "ak",
+        "sk",
+        "token",
+        "otp",
+    }
+)
+SECRET_PARTS = (
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "credential",
+    "cookie",
+    "signature",
+    "authorization",
+    "sessionid",
+)
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+#: Names whose sibling "value" is the secret in a list of {"name": …, "value": …} objects.
+_NAME_KEYS = ("name", "key", "header", "field")
+#: Longest string inspected as a URL (a longer one is data, not an address).
+_MAX_URL = 8192
+
+
 def is_secret_name(name: Any) -> bool:
-    """Whether a header name looks like it carries a secret."""
-    return isinstance(name, str) and bool(_SECRET_NAME.search(name))
+    """Whether a key, header or query parameter name looks like it carries a secret."""
+    if not isinstance(name, str) or not name:
+        return False
+    squashed = re.sub(r"[^a-z0-9]", "", name.lower())
+    if any(part in squashed for part in SECRET_PARTS):
+        return True
+    return any(word.lower() in SECRET_WORDS for word in _WORDS.findall(name))
 
 
-def _redact_headers(headers: Any) -> None:
-    if isinstance(headers, dict):
-        for name in list(headers):
-            if is_secret_name(name):
-                headers[name] = REDACTED
+def redact_url(value: str) -> str:
+    """`value` with a userinfo password (`rtsp://user:pass@host`) and secret-looking query
+    parameters (`?token=…`) masked; anything that is not a URL comes back as it was."""
+    if "://" not in value or len(value) > _MAX_URL:
+        return value
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return value
+    netloc = parts.netloc
+    if password is not None:
+        userinfo, _at, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{REDACTED}@{host}"
+    query = parts.query
+    if query:
+        pairs = []
+        for pair in query.split("&"):
+            name, equals, _raw = pair.partition("=")
+            secret = equals and is_secret_name(unquote_plus(name))
+            pairs.append(f"{name}={REDACTED}" if secret else pair)
+        query = "&".join(pairs)
+    if netloc == parts.netloc and query == parts.query:
+        return value
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _masked(value: Any) -> Any:
+    # null, "" and booleans say only whether something is set: kept, so the page can say so.
+    if value is None or value == "" or isinstance(value, bool):
+        return value
+    return REDACTED
+
+
+def _clean_text(value: str) -> str:
+    # PostgreSQL cannot store a NUL, not even inside JSON: shown as U+FFFD instead.
+    value = value.replace("\x00", "\ufffd") if "\x00" in value else value
+    return redact_url(value)
+
+
+def redact_document(doc: Any) -> Any:
+    """A copy of any JSON document with every secret masked as ``"******"``, wherever it is:
+
+    - the value of any key with a secret-looking name (`password`, `X-Auth-Token`, `passwd`,
+      `credential`, `apiKey`, … see is_secret_name), at any depth: webhook headers given as a
+      mapping, `input.vcn.password`, VIAS's `input.vcn.password`, unknown fields alike;
+    - headers given as a list of ``[name, value]`` pairs or of ``{"name", "value"}`` objects;
+    - in any URL, a userinfo password and secret-looking query parameters.
+
+    NUL characters in keys and strings become U+FFFD. The input is not modified. Callers: the
+    VAS client (before anything is stored, cached or shown), the VIAS client, notifications.
+    """
+    if isinstance(doc, dict):
+        out: dict[Any, Any] = {}
+        for key, value in doc.items():
+            clean_key = _clean_text(key) if isinstance(key, str) else key
+            out[clean_key] = _masked(value) if is_secret_name(key) else redact_document(value)
+        named = next((out[k] for k in _NAME_KEYS if isinstance(out.get(k), str)), None)
+        if named is not None and "value" in out and is_secret_name(named):
+            out["value"] = _masked(out["value"])
+        return out
+    if isinstance(doc, list):
+        if len(doc) == 2 and isinstance(doc[0], str) and is_secret_name(doc[0]):
+            return [_clean_text(doc[0]), _masked(doc[1])]  # a [name, value] header pair
+        return [redact_document(item) for item in doc]
+    if isinstance(doc, str):
+        return _clean_text(doc)
+    return doc
 
 
 def redact_task(payload: dict[str, Any]) -> dict[str, Any]:
-    """Deep copy of a task with secret-looking values replaced by ``"******"``.
-
-    Covers ``output.webhook.headers``, ``input.data[*].headers`` and ``input.vcn.password``;
-    every other field is kept as it came.
-    """
-    doc = copy.deepcopy(payload)
-    if not isinstance(doc, dict):
-        return doc
-    output = doc.get("output")
-    if isinstance(output, dict):
-        webhook = output.get("webhook")
-        if isinstance(webhook, dict):
-            _redact_headers(webhook.get("headers"))
-    inp = doc.get("input")
-    if isinstance(inp, dict):
-        data = inp.get("data")
-        if isinstance(data, list):
-            for item in data:
-                if isinstance(item, dict):
-                    _redact_headers(item.get("headers"))
-        vcn = inp.get("vcn")
-        if isinstance(vcn, dict) and "password" in vcn:
-            vcn["password"] = REDACTED
-    return doc
+    """A task document with its secrets masked: redact_document (kept as the client's name)."""
+    redacted: dict[str, Any] = redact_document(payload)
+    return redacted
 
 
 def _str(value: Any) -> str | None:

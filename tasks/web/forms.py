@@ -1,8 +1,12 @@
 """HTML forms. They only collect input: validation that matters lives in the services."""
 
+from datetime import datetime
+from typing import Any, cast
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -26,9 +30,16 @@ class ProjectForm(forms.Form):
     value, a "clear" box removes it."""
 
     def __init__(self, *args, project: CloudProject | None = None, **kwargs):
-        kwargs["initial"] = {f: getattr(project, f) for f in PLAIN_FIELDS} if project else None
+        initial: dict[str, Any] = {f: getattr(project, f) for f in PLAIN_FIELDS} if project else {}
+        if project is not None:
+            # The version this page shows: a save made on an older one is refused, not applied.
+            initial["version"] = project.updated_at.isoformat()
+        kwargs["initial"] = initial or None
         super().__init__(*args, **kwargs)
         self.project = project
+        self.fields["version"] = forms.CharField(
+            required=False, max_length=64, widget=forms.HiddenInput
+        )
         for name, field in forms.fields_for_model(CloudProject, fields=PLAIN_FIELDS).items():
             self.fields[name] = field
         self.fields["endpoint"].required = False
@@ -65,6 +76,19 @@ class ProjectForm(forms.Form):
 
     def cleared(self) -> set[str]:
         return {f for f in SECRET_LABELS if self.cleaned_data.get(f"clear_{f}")}
+
+    def version(self) -> datetime | None:
+        """The project's `updated_at` when the page was drawn (None if absent or garbled)."""
+        try:
+            return datetime.fromisoformat(self.cleaned_data.get("version") or "")
+        except ValueError:
+            return None
+
+    def refresh_version(self, project: CloudProject) -> None:
+        """After a conflict: the form shows the same input, now based on the current version."""
+        data = cast(QueryDict, self.data).copy()
+        data["version"] = project.updated_at.isoformat()
+        self.data = data
 
     def add_service_errors(self, error: ValidationError) -> None:
         for field, messages in error.message_dict.items():
@@ -158,4 +182,23 @@ class TokenCreateForm(forms.Form):
         ],
         coerce=int,
         initial=30,
+    )
+
+
+class TwoFactorCodeForm(forms.Form):
+    """A code from the authenticator app, or one of the recovery codes."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "class": "mono",
+                "spellcheck": "false",
+            }
+        ),
+        help_text=_("The 6 digits your authenticator app shows now, or a recovery code."),
     )

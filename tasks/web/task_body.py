@@ -70,6 +70,18 @@ def task_body_html(
     return mark_safe(html)  # noqa: S308 - as above
 
 
+def service_title(titles: dict[str, str], language: str) -> str:
+    """The service's title in `language`, else in the other language, else any title given.
+
+    The upstream may send one language only (`{"en": "…"}`, `"zh": null`): a template filter
+    argument naming a missing key raised VariableDoesNotExist, a 500 on every version shown."""
+    order = ("zh", "en") if language.startswith("zh") else ("en", "zh")
+    for key in (*order, *titles):
+        if titles.get(key):
+            return titles[key]
+    return ""
+
+
 def _body_context(
     result: TaskResult, *, service: str, task_id: str, view: TaskView, language: str
 ) -> dict[str, Any]:
@@ -79,6 +91,7 @@ def _body_context(
         "service": service,
         "task_id": task_id,
         "task": view,
+        "service_title": service_title(view.service_title, language),
         "config_items": _config_items(view.service_config_common),
         "outputs": _outputs(view),
         "inputs": _inputs(view),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks.web.views import projects, task_actions, task_pages, tokens
+from tasks.web.views import account, projects, task_actions, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
@@ -42,4 +42,7 @@ urlpatterns = [
     path(TASK + "roi/frame/", task_actions.task_frame_form, name="task_frame_form"),
     path("account/tokens/", tokens.account_tokens, name="account_tokens"),
     path("account/tokens/<str:digest>/revoke/", tokens.token_revoke_view, name="token_revoke"),
+    path("account/sign-out-everywhere/", tokens.sign_out_everywhere, name="sign_out_everywhere"),
+    path("account/two-factor/", account.two_factor, name="two_factor"),
+    path("account/two-factor/verify/", account.two_factor_verify, name="two_factor_verify"),
 ]

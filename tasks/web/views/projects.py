@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tasks import selectors
 from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
-from tasks.errors import stored_text
+from tasks.errors import EditConflict, error_text, stored_text
 from tasks.models import Role
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
@@ -78,10 +78,15 @@ def project_edit(request: HttpRequest, project) -> HttpResponse:
                 fields=form.plain(),
                 secrets=form.secrets(),
                 clear=form.cleared(),
+                expected_updated_at=form.version(),
             )
         except ValidationError as exc:
             form.add_service_errors(exc)
             project.refresh_from_db()
+        except EditConflict as exc:
+            project.refresh_from_db()
+            form.refresh_version(project)
+            form.add_error(None, error_text(exc))
         else:
             messages.success(request, _("Project saved."))
             return redirect("project_detail", project=project.public_id)

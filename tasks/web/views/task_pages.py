@@ -121,19 +121,19 @@ def _error_actions(
 def render_task_error(
     request: HttpRequest,
     project: CloudProject,
-    exc: Exception,
+    exc: PortalError | VasError,
     *,
     service: str | None = None,
     task_id: str | None = None,
 ) -> HttpResponse:
     """A readable page for a VasError / PortalError: the catalogue's title, message, next step
     and links, with the code's HTTP status (never a 500: that would read as the portal's bug)."""
-    entry = error_entry(exc.code)  # type: ignore[attr-defined]
-    status = http_status(entry.code)
+    entry = error_entry(exc.code)
+    status = http_status(entry.code, exc.reason)
     if status == 500:
         status = 502
     upstream = exc.upstream_dict() if isinstance(exc, VasError) else None
-    retry_after = getattr(exc, "retry_after", None)
+    retry_after = exc.retry_after
     response = render(
         request,
         "tasks/task_error.html",

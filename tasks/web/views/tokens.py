@@ -1,6 +1,7 @@
 """The user's API tokens: create (the key is shown once), list, revoke."""
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -9,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tasks.errors import PortalError, error_text
+from tasks.services.accounts import account_sign_out_everywhere
 from tasks.services.tokens import (
     PREFIX_LENGTH,
     token_create,
@@ -17,6 +19,7 @@ from tasks.services.tokens import (
     tokens_for_user,
 )
 from tasks.web.forms import TokenCreateForm
+from tasks.web.two_factor import passed
 
 
 @never_cache  # the page that shows a new key must not be stored anywhere
@@ -27,7 +30,10 @@ def account_tokens(request: HttpRequest) -> HttpResponse:
     new_key = None
     if request.method == "POST":
         form = TokenCreateForm(request.POST)
-        if form.is_valid():
+        if not passed(request):
+            # TwoFactorMiddleware already keeps such a session away; said again where it matters.
+            form.add_error(None, _("Enter your two-factor code first."))
+        elif form.is_valid():
             try:
                 _instance, new_key = token_create(
                     user=request.user,
@@ -58,3 +64,15 @@ def token_revoke_view(request: HttpRequest, digest: str) -> HttpResponse:
     token_revoke(user=request.user, token=token)
     messages.success(request, _("Token revoked: it no longer works."))
     return redirect("account_tokens")
+
+
+@login_required
+@require_POST
+def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+    """Ends every session of the user (this one too) and revokes every API token of theirs."""
+    account_sign_out_everywhere(user=request.user, reason="sign_out_everywhere")
+    logout(request)
+    messages.success(
+        request, _("Signed out everywhere: every session and API token of yours ended.")
+    )
+    return redirect("login")
