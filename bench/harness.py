@@ -103,9 +103,9 @@ def _port_answers(port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def redis_answers() -> bool:
+def redis_answers(port: int = REDIS_PORT) -> bool:
     try:
-        with socket.create_connection((HOST, REDIS_PORT), timeout=2) as sock:
+        with socket.create_connection((HOST, port), timeout=2) as sock:
             sock.sendall(b"PING\r\n")
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
@@ -376,6 +376,7 @@ class Stack:
         upstream_timeout: str = "3,10",
         env: dict[str, str] | None = None,
         need_shared_cache: bool = False,
+        private_redis: bool = False,
     ) -> None:
         self.workers = nproc() if workers is None else workers
         self.sim_delay_ms = sim_delay_ms
@@ -384,12 +385,18 @@ class Stack:
         self.upstream_timeout = upstream_timeout
         self.extra_env = env or {}
         self.need_shared_cache = need_shared_cache
+        #: A redis-server of this run's own (free port, no persistence) that the run may stop.
+        self.private_redis = private_redis
+        self.redis_port = REDIS_PORT
+        self.redis_proc: subprocess.Popen | None = None
         self.run_id = f"vasbench_{os.getpid()}_{int(time.time())}"
         self.backend = "?"
         self.db_name: str | None = None
         self.tmpdir: str | None = None
         self.redis_prefix: str | None = None
-        self.redis_db = os.getpid() % 15 + 1
+        # BENCH_REDIS_DB, BENCH_DB_NAME, BENCH_PORT, BENCH_SIM_PORT: the names and ports an engineer
+        # was given on a shared machine (else a run-specific database, Redis db and free ports).
+        self.redis_db = int(os.environ.get("BENCH_REDIS_DB") or os.getpid() % 15 + 1)
         self.sim_proc: subprocess.Popen | None = None
         self.gunicorn_proc: subprocess.Popen | None = None
         self.sim_port = 0
@@ -417,6 +424,10 @@ class Stack:
         self.stop()
 
     def start(self) -> None:
+        if self.private_redis:
+            self.redis_port = free_port()
+            self.redis_db = 0
+            self.start_redis()
         self._choose_backend()
         self._write_env()
         self._setup_django()
@@ -427,16 +438,17 @@ class Stack:
 
     def _choose_backend(self) -> None:
         forced = os.environ.get("BENCH_BACKEND", "").lower()
-        if forced != "sqlite" and postgres_answers() and redis_answers():
+        if forced != "sqlite" and postgres_answers() and redis_answers(self.redis_port):
             import psycopg
 
-            self.db_name = self.run_id
+            self.db_name = os.environ.get("BENCH_DB_NAME") or self.run_id
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
                 conn.execute(f'CREATE DATABASE "{self.db_name}"')
             self.redis_prefix = self.run_id
             self.backend = "PostgreSQL + Redis"
             self.database_url = f"postgres://postgres@127.0.0.1:5432/{self.db_name}"
-            self.cache_url = f"redis://127.0.0.1:{REDIS_PORT}/{self.redis_db}"
+            self.cache_url = f"redis://127.0.0.1:{self.redis_port}/{self.redis_db}"
         else:
             self.tmpdir = tempfile.mkdtemp(prefix="vasbench-")
             self.backend = "SQLite + local memory (PostgreSQL or Redis not answering)"
@@ -444,6 +456,22 @@ class Stack:
                 self.backend = "SQLite + local memory (BENCH_BACKEND=sqlite)"
             self.database_url = f"sqlite:///{self.tmpdir}/bench.sqlite3"
             self.cache_url = "locmemcache://"
+            if self.workers > 1:  # a per-process cache: one process with threads (gunicorn.conf.py)
+                self.workers = 1
+
+    def start_redis(self) -> None:
+        """Starts (again) the private redis-server, empty."""
+        cmd = ["redis-server", "--port", str(self.redis_port), "--bind", HOST, "--save", ""]
+        cmd += ["--appendonly", "no"]
+        self.redis_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        self._wait_until(lambda: redis_answers(self.redis_port), "the private redis-server")
+
+    def stop_redis(self) -> None:
+        """Kills the private redis-server (as a crash would)."""
+        if self.redis_proc is not None:
+            self.redis_proc.kill()
+            self.redis_proc.wait(timeout=10)
+            self.redis_proc = None
 
     @property
     def shared_cache(self) -> bool:
@@ -469,13 +497,15 @@ class Stack:
             # Counted as production counts (tasks.caching.ratelimit), but never refusing the load.
             "PORTAL_API_RATE": "100000/s",
             "PORTAL_REFRESH_RATE": "100000/min",
-            "PORTAL_ROOT_URLCONF": "bench.urls",
             "BENCH_CEILING_JSON": str(self.ceiling_json_path),
             "BENCH_CEILING_HTML": str(self.ceiling_html_path),
             "LOG_LEVEL": "WARNING",
             # WhiteNoise warns about a missing staticfiles/ (no collectstatic): not our subject.
             "PYTHONWARNINGS": "ignore:No directory at:UserWarning",
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            # Spent budgets would refuse the load: generous, but counted as production counts.
+            "PORTAL_UPSTREAM_USER_RATE": "1000000/min",
+            "PORTAL_UPSTREAM_PROJECT_RATE": "1000000/min",
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
         }
         env.update(self.extra_env)
         os.environ.update(env)
@@ -488,7 +518,7 @@ class Stack:
         call_command("migrate", interactive=False, verbosity=0)
 
     def start_simulator(self) -> None:
-        self.sim_port = free_port()
+        self.sim_port = int(os.environ.get("BENCH_SIM_PORT") or 0) or free_port()
         cmd = [PYTHON, str(BENCH / "simserver.py"), "--port", str(self.sim_port)]
         cmd += ["--delay-ms", str(self.sim_delay_ms), "--extra-tasks", str(self.extra_tasks)]
         self.sim_proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL)
@@ -532,7 +562,7 @@ class Stack:
     def start_gunicorn(self, workers: int | None = None) -> None:
         if workers is not None:
             self.workers = workers
-        self.port = free_port()
+        self.port = int(os.environ.get("BENCH_PORT") or 0) or free_port()
         self.gunicorn_log = Path(tempfile.mkstemp(prefix="vasbench-gunicorn-", suffix=".log")[1])
         cmd = [PYTHON, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py"), "portal.wsgi"]
         cmd += ["--workers", str(self.workers), "--bind", f"{HOST}:{self.port}"]
@@ -557,6 +587,7 @@ class Stack:
         with contextlib.suppress(ValueError):
             _live.remove(self)
         self.stop_gunicorn()
+        self.stop_redis()
         if self.sim_proc is not None:
             _stop_process(self.sim_proc)
         with contextlib.suppress(Exception):
@@ -569,7 +600,7 @@ class Stack:
 
                 with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-        if self.redis_prefix:
+        if self.redis_prefix and not self.private_redis:
             with contextlib.suppress(Exception):
                 import redis
 
@@ -658,7 +689,7 @@ class Stack:
         return api.body, page.body
 
     def describe(self) -> str:
-        workers = f"{self.workers} sync gunicorn workers, " if self.workers else ""
+        workers = f"{self.workers} gunicorn worker(s) × threads, " if self.workers else ""
         return f"{workers}{self.backend}, nproc={nproc()}"
 
 

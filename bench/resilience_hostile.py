@@ -70,7 +70,7 @@ def main() -> None:
         ).count()
         cached = (
             sum(
-                cache.get(task_cache_key(project, "c-face-edge", task_id)) is not None
+                cache.get(task_cache_key(project.public_id, "c-face-edge", task_id)) is not None
                 for task_id in hostile_ids
             )
             if stack.shared_cache

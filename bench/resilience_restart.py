@@ -2,15 +2,16 @@
 
     .venv/bin/python bench/resilience_restart.py
 
-gunicorn (2 × cores + 1 sync workers) against Redis, cache TTL 2 s. A task is fetched, goes stale,
-and the simulator holds its next answer for 5 s. A client asks for it: the worker that took the
-refresh lock and is waiting on the simulator (found by its open connection to the simulator's port)
-is killed with SIGKILL. Clients then keep asking for the task every 0.25 s.
+gunicorn (2 × cores + 1 workers with threads) against Redis, cache TTL 2 s. A task is fetched,
+goes stale, and the simulator holds its next answer for 5 s. A client asks for it: the worker that
+took the refresh lock and is waiting on the simulator (found by its open connection to the
+simulator's port) is killed with SIGKILL. Clients then keep asking for the task every 0.25 s.
 
-Checks: the dead worker's lock does not outlive its expiry (tasks.services.task_fetch.LOCK_TIMEOUT):
-the next refresh reaches the upstream within it, and meanwhile the stale copy is served (no
-error); gunicorn replaces the worker; the task's stored history is whole (sequence numbers 1..n,
-every payload matching its content hash, the tracked row agreeing with the newest snapshot).
+Checks: the dead worker's lock does not outlive its expiry (task_fetch.lock_timeout(): the
+upstream deadline plus slack): the next refresh reaches the upstream within it, and meanwhile the
+stale copy is served (no error); gunicorn replaces the worker; the task's stored history is whole
+(sequence numbers 1..n, every payload matching its content hash, the tracked row agreeing with the
+newest snapshot).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def main() -> None:
         from tasks.caching.locks import NamedLock, shared_redis
         from tasks.models import TaskSnapshot, TrackedTask
         from tasks.services.snapshots import content_hash
-        from tasks.services.task_fetch import LOCK_TIMEOUT, task_cache_key
+        from tasks.services.task_fetch import lock_timeout, task_cache_key
 
+        lock_expiry = lock_timeout()
         assert stack.get_task(task_id).status == 200
         time.sleep(TTL + 0.5)
         stack.sim("POST", "/_sim/faults", {task_id: {"mode": "delay", "seconds": HOLD, "times": 1}})
@@ -62,7 +64,8 @@ def main() -> None:
             raise RuntimeError("no worker was talking to the simulator")
         os.kill(victim, signal.SIGKILL)
         killed_at = time.monotonic()
-        lock_key = NamedLock(task_cache_key(stack.project, "c-face-edge", task_id), timeout=1).name
+        key = task_cache_key(stack.project.public_id, "c-face-edge", task_id)
+        lock_key = NamedLock(key, timeout=1).name
         client = shared_redis()
         lock_ttl = None
         if client is not None:
@@ -76,7 +79,7 @@ def main() -> None:
         refresher.join(timeout=30)
         answers: Counter[str] = Counter()
         refreshed_after = None
-        while time.monotonic() - killed_at < LOCK_TIMEOUT + 10:
+        while time.monotonic() - killed_at < lock_expiry + 10:
             answer = _try(lambda: stack.get_task(task_id, timeout=30))
             if isinstance(answer, harness.Answer) and answer.status == 200:
                 source = answer.json()["meta"]["source"]
@@ -96,6 +99,7 @@ def main() -> None:
             and tracked.state == snapshots[-1].state
         )
         describe = stack.describe()
+        lock_expiry = round(lock_expiry, 1)
 
     first_answer = first[0] if first else None
     harness.log(
@@ -105,7 +109,7 @@ def main() -> None:
     bad = sum(n for key, n in answers.items() if not key.startswith("200"))
     ok = (
         refreshed_after is not None
-        and refreshed_after <= LOCK_TIMEOUT + 1
+        and refreshed_after <= lock_expiry + 1
         and bad == 0
         and replaced
         and whole
@@ -113,7 +117,7 @@ def main() -> None:
     refreshed = "never" if refreshed_after is None else f"{refreshed_after:.1f} s"
     harness.log(
         f"resilience_restart: worker SIGKILLed mid-refresh: next upstream refresh after "
-        f"{refreshed} [target ≤ lock expiry {LOCK_TIMEOUT} s + 1 s of polling], {bad} failed "
+        f"{refreshed} [target ≤ lock expiry {lock_expiry} s + 1 s of polling], {bad} failed "
         f"answers meanwhile [target 0], worker replaced: {'yes' if replaced else 'NO'}, "
         f"history whole ({len(snapshots)} snapshots): {'yes' if whole else 'NO'}; {describe}: "
         f"{'met' if ok else 'MISSED'}"

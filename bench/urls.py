@@ -1,6 +1,6 @@
 """Bench-only URLconf: the portal's own URLs plus two "ceiling" views.
 
-Used only when the benchmarks start gunicorn with `PORTAL_ROOT_URLCONF=bench.urls`. The ceiling
+Used only by bench/settings.py, which the benchmarks start gunicorn with. The ceiling
 views answer the very bytes the portal answers for a task (written by bench/harness.py to the files
 named by BENCH_CEILING_JSON and BENCH_CEILING_HTML) with no authentication, database, cache or
 template: what the same server, middleware and Django cost for a response of that size.

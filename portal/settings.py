@@ -48,6 +48,10 @@ PORTAL_UPSTREAM_TIMEOUT = (_connect, _read)
 PORTAL_DEFAULT_CACHE_TTL = env.int("PORTAL_DEFAULT_CACHE_TTL", default=30)
 PORTAL_API_RATE = env.str("PORTAL_API_RATE", default="600/min")
 PORTAL_REFRESH_RATE = env.str("PORTAL_REFRESH_RATE", default="30/min")
+# Calls that reach the upstream (cache misses, refreshes, task lists, polls), as token buckets:
+# per user (pages and API together) and per project (the Huawei quota everyone in it shares).
+PORTAL_UPSTREAM_USER_RATE = env.str("PORTAL_UPSTREAM_USER_RATE", default="120/min")
+PORTAL_UPSTREAM_PROJECT_RATE = env.str("PORTAL_UPSTREAM_PROJECT_RATE", default="600/min")
 # Two-factor login is mandatory for staff and every project admin (tasks.services.accounts).
 PORTAL_REQUIRE_2FA = env.bool("PORTAL_REQUIRE_2FA", default=False)
 OTP_TOTP_ISSUER = env.str("PORTAL_2FA_ISSUER", default="VAS Task Portal")
@@ -76,15 +80,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Before anything reads the request: a NUL anywhere in it is the contract's 400 (portal.edge).
     "portal.edge.RefuseNulMiddleware",
-    # First: sends the request's cache reads, answered while the rest runs (tasks.caching).
-    "portal.middleware.ReadAheadMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "portal.middleware.MemoAuthenticationMiddleware",
+    # Django's, with the session's user from the memo (tasks.caching.memo).
+    "tasks.caching.middleware.MemoAuthenticationMiddleware",
     # A signed-in user's saved language when the browser has no language cookie.
     "portal.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -96,7 +99,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = env.str("PORTAL_ROOT_URLCONF", default="portal.urls")
+ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [
@@ -132,9 +135,24 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+CACHE_LOCAL_DURING_OUTAGE = ("task:", "taskbody:", "task-list:", "history:", "snapshot-page:")
+# The local-memory default is one process's own: fine for one process serving with threads (the
+# embedded default), refused with more (tasks.caching.checks, gunicorn.conf.py).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    CACHES["default"]["BACKEND"] = "portal.cache.RedisCache"  # one client per pool, see there
+    # One client per pool, one pipelined read, and an outage costs speed (portal/cache.py).
+    CACHES["default"]["BACKEND"] = "portal.cache.RedisCache"
+    # A Redis that stops answering fails a cache call fast, not after the OS's TCP timeouts.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT", default=0.5),
+            "socket_timeout": env.float("CACHE_TIMEOUT", default=1.0),
+        }
+    )
+    # While Redis is down, each process keeps these in its own memory (the same for every process
+    # and checked on use: task documents, rendered bodies, task lists, history pages), so an outage
+    # does not send every read to the upstream. Never epochs, sessions, locks or counters.
+    CACHES["default"].setdefault("LOCAL_DURING_OUTAGE", CACHE_LOCAL_DURING_OUTAGE)
 CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="vasportal"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -196,8 +214,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-# Sessions are read from the cache and written through to the database (which survives it).
-SESSION_ENGINE = "portal.sessions"
+# Sessions are read from the cache and written through to the database, which answers when the
+# cache does not.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -2,11 +2,8 @@
 
 import os
 
-import django
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-django.setup(set_prefix=False)  # as django.core.wsgi.get_wsgi_application does
 
-from portal.handler import PortalWSGIHandler  # noqa: E402 - after setup, like Django's own
-
-application = PortalWSGIHandler()
+application = get_wsgi_application()

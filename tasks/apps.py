@@ -14,7 +14,7 @@ class TasksConfig(AppConfig):
         from django.db.models.signals import post_save, pre_save
 
         from tasks import signals
-        from tasks.caching import memo
+        from tasks.caching import checks, memo  # noqa: F401 - checks registers itself
         from tasks.services import accounts
         from tasks.web import two_factor
 

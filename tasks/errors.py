@@ -509,6 +509,10 @@ entry(
     links=("cached",),
     reasons={
         "refresh": gettext_noop("Refresh asked too often; the cached copy is still shown."),
+        "upstream_budget": gettext_noop(
+            "Too many requests reached the upstream (your budget or the project's); what the "
+            "portal has cached is still shown."
+        ),
     },
     example={"reason": "refresh"},
 )

@@ -5,6 +5,8 @@ from django.core.cache import cache
 
 from tests.vas_fixtures import *  # noqa: F403 - simulator, simulator_server, vas_client
 
+pytest_plugins = ["tests.redis_fixtures"]  # private_redis, redis_cache, redis_round_trips
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):

@@ -210,7 +210,7 @@ def test_a_hostile_answer_is_the_contract_error_and_leaves_nothing_behind(
     assert peak < 6 * 1024 * 1024
     assert not TrackedTask.objects.filter(task_id=task_id).exists()
     assert not TaskSnapshot.objects.filter(task__task_id=task_id).exists()
-    assert cache.get(task_cache_key(remote_project, SERVICE, task_id)) is None
+    assert cache.get(task_cache_key(remote_project.public_id, SERVICE, task_id)) is None
 
     page = viewer_client.get(page_path(remote_project, task_id))
     assert page.status_code == 502
@@ -224,7 +224,7 @@ def test_a_lock_left_by_a_dead_refresher_expires_and_the_next_request_refreshes(
     assert viewer_client.get(api_path(project, TASK_A_ID)).status_code == 200
     time.sleep(1.1)
     # What a SIGKILLed worker leaves: the refresh lock, taken and never released.
-    dead = NamedLock(task_cache_key(project, SERVICE, TASK_A_ID), timeout=1)
+    dead = NamedLock(task_cache_key(project.public_id, SERVICE, TASK_A_ID), timeout=1)
     assert dead.acquire()
     calls = upstream_calls(simulator, TASK_A_ID)
 
@@ -270,7 +270,9 @@ def test_a_refresh_that_dies_while_writing_leaves_no_half_written_snapshot(
     tracked.refresh_from_db()
     assert tracked.state == "RUNNING"
 
-    task_fetch_module.cache.delete(f"backoff:{task_cache_key(project, SERVICE, SEED_TASK_ID)}")
+    task_fetch_module.cache.delete(
+        f"backoff:{task_cache_key(project.public_id, SERVICE, SEED_TASK_ID)}"
+    )
     again = viewer_client.get(api_path(project, SEED_TASK_ID))
     assert again.json()["meta"]["source"] == "upstream"
     snapshots = list(TaskSnapshot.objects.filter(task=tracked).order_by("seq"))

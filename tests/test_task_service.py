@@ -256,7 +256,7 @@ def test_while_another_request_refreshes_the_previous_copy_answers_at_once(sim_p
     with time_machine.travel(time.time(), tick=False) as traveller:
         fetch(sim_project)
         traveller.shift(31)
-        key = task_cache_key(sim_project, SERVICE, SEED_TASK_ID)
+        key = task_cache_key(sim_project.public_id, SERVICE, SEED_TASK_ID)
         holder = NamedLock(key, timeout=30)
         assert holder.acquire()
         try:
@@ -269,8 +269,8 @@ def test_while_another_request_refreshes_the_previous_copy_answers_at_once(sim_p
 
 
 def test_with_nothing_cached_waiters_give_up_after_a_bound(sim_project, simulator, monkeypatch):
-    monkeypatch.setattr(task_fetch_module, "WAIT_TIMEOUT", 0.3)
-    holder = NamedLock(task_cache_key(sim_project, SERVICE, SEED_TASK_ID), timeout=30)
+    monkeypatch.setattr(task_fetch_module, "lock_timeout", lambda: 0.3)
+    holder = NamedLock(task_cache_key(sim_project.public_id, SERVICE, SEED_TASK_ID), timeout=30)
     assert holder.acquire()
     try:
         with pytest.raises(vas_errors.UpstreamUnavailable):
@@ -399,7 +399,7 @@ def test_secrets_never_reach_the_cache_or_snapshots(sim_project, simulator):
     task_id = SEEDED_IDS["webhook-secret"]
     result = task_fetch(project=sim_project, service=SERVICE, task_id=task_id)
     stored = str(TaskSnapshot.objects.get().payload) + str(
-        cache.get(task_cache_key(sim_project, SERVICE, task_id))
+        cache.get(task_cache_key(sim_project.public_id, SERVICE, task_id))
     )
     headers = result.task["output"]["webhook"]["headers"]
     assert any(value == "******" for value in headers.values())

@@ -18,8 +18,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def presented_digest(request) -> str | None:
-    """The digest of the `Authorization: Token <key>` a request presents, else None (unchecked:
-    for tasks.caching.readahead's guesses only)."""
+    """The digest of the `Authorization: Token <key>` a request presents, else None: what the
+    request's cache keys are made of (nothing is checked here; authentication does that)."""
     parts = get_authorization_header(request).split()
     if len(parts) != 2 or parts[0] != knox_settings.AUTH_HEADER_PREFIX.encode():
         return None
@@ -32,6 +32,11 @@ def presented_digest(request) -> str | None:
 class TokenAuthentication(knox_auth.TokenAuthentication):
     """`Authorization: Token <key>`; a bad, expired or revoked key is 401 authentication_failed."""
 
+    def authenticate(self, request):
+        # The request's cache read (tasks.api.views.ProjectScopedMixin.initial), when it made one.
+        self._cached = getattr(request, "cache_read", None)
+        return super().authenticate(request)
+
     def authenticate_credentials(self, token: bytes):
         try:
             key = token.decode("utf-8")
@@ -40,14 +45,14 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         # The memo is keyed by the presented key's digest: only an exact digest match finds one.
         digest = hash_token(key)
-        cached, epochs = memo.token_get(digest, key)
+        cached, epochs = memo.token_get(digest, cached=getattr(self, "_cached", None))
         if cached is None:
             try:
                 user, auth_token = super().authenticate_credentials(token)
             except exceptions.AuthenticationFailed:
                 memo.token_forget(digest)  # no epoch key left behind per junk key tried
                 raise
-            memo.token_put(epochs, user, auth_token)
+            memo.token_put(epochs, auth_token)
             return user, auth_token
         user, auth_token = cached
         if self._cleanup_token(auth_token):  # expired: deleted, which invalidates the entry
@@ -55,7 +60,7 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
         last_used_at = auth_token.last_used_at
         user, auth_token = self.validate_user(auth_token)
         if auth_token.last_used_at != last_used_at:
-            memo.token_put(epochs, user, auth_token)
+            memo.token_put(epochs, auth_token)
         return user, auth_token
 
     def _cleanup_token(self, auth_token: ApiToken) -> bool:

@@ -5,11 +5,13 @@ an admin action by a viewer: 403), and every object below a project is looked up
 """
 
 import io
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.views import LogoutView as KnoxLogoutView
@@ -24,7 +26,6 @@ from tasks import selectors
 from tasks.access import can_create_projects, get_admin_project_for_user, get_project_for_user
 from tasks.api import serializers as s
 from tasks.api.authentication import TokenAuthentication, presented_digest
-from tasks.api.negotiation import JSONOnlyNegotiation
 from tasks.api.pagination import LazyPagination
 from tasks.api.schema import (
     ADMIN,
@@ -39,6 +40,7 @@ from tasks.api.schema import (
 )
 from tasks.api.throttling import ApiRateThrottle
 from tasks.caching import memo
+from tasks.caching.read import CacheRead, cache_read
 from tasks.errors import Forbidden, NotFound, PortalError
 from tasks.models import CloudProject, Membership, Role, TaskSnapshot, TrackedTask
 from tasks.services import frames
@@ -47,7 +49,8 @@ from tasks.services import projects as project_services
 from tasks.services.task_actions import task_start, task_stop
 from tasks.services.task_fetch import (
     IDENTIFIER,
-    task_cache_key_guess,
+    identifiers_valid,
+    task_cache_key,
     task_fetch,
     validate_identifiers,
 )
@@ -80,40 +83,45 @@ class ProjectScopedMixin:
     """`self.get_project()`: the URL's project if the user may see it (with `.role`), else 404;
     `self.get_project(admin=True)`: 403 for a viewer.
 
-    A token-authenticated request reads its token, user and project epochs, any keys
-    `readahead_keys()` names and bumps its rate counter in one cache round trip, sent before the
-    request is handled (tasks.caching.readahead, portal.middleware.ReadAheadMiddleware).
+    `initial()` makes the request's one cache read (tasks.caching.read) before authentication: a
+    token-authenticated GET reads its token's epoch, its user's and the project's epochs and the
+    keys `cache_keys()` names, and bumps its user's rate counter, in one round trip. The read is
+    `request.cache_read`, handed on to authentication, the throttle, the project lookup and the
+    services. Writes read nothing ahead: what they change must not be answered from before.
     """
 
-    request: Request
+    # A DRF Request; typed loosely because Django's View declares an HttpRequest there.
+    request: Any
     kwargs: dict
-    content_negotiation_class = JSONOnlyNegotiation
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        request.cache_read = self.make_cache_read(request)  # type: ignore[attr-defined]
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+
+    def make_cache_read(self, request: Request) -> CacheRead | None:
+        digest = presented_digest(request)
+        if digest is None or request.method not in ("GET", "HEAD"):
+            return None
+        public_id = self.kwargs["project"]
+        keys = [memo.token_epoch_key(digest), memo.project_epoch_key(public_id)]
+        counters = []
+        owner = memo.token_owner(digest)  # known once this process has seen the token
+        if owner is not None:
+            keys.append(memo.user_epoch_key(owner))
+            counters.append(ApiRateThrottle.user_window(owner))
+        return cache_read([*keys, *self.cache_keys()], counters)
+
+    def cache_keys(self) -> list[str]:
+        """What else this view reads from the cache, from its URL."""
+        return []
 
     def get_project(self, *, admin: bool = False) -> CloudProject:
         find = get_admin_project_for_user if admin else get_project_for_user
-        return find(self.request.user, self.kwargs["project"])
-
-    @classmethod
-    def readahead(cls, request, kwargs: dict, session_user_pk) -> tuple[list, list]:
-        """What a token-authenticated request will read from the cache (the read-ahead): its
-        token epoch, its user's rate counter, the project's epochs and `readahead_keys()`."""
-        digest = presented_digest(request)
-        if digest is None:
-            return [], []
-        keys, user_pk = memo.token_guess(digest)
-        if user_pk is None:
-            return keys, []
-        counters = [ApiRateThrottle.user_window(user_pk)]
-        if "project" in kwargs:
-            project_keys, project = memo.project_guess(user_pk, kwargs["project"])
-            keys += project_keys
-            if project is not None:
-                keys += cls.readahead_keys(kwargs, project)
-        return keys, counters
-
-    @classmethod
-    def readahead_keys(cls, kwargs: dict, project) -> list[str]:
-        return []
+        return find(
+            self.request.user,
+            self.kwargs["project"],
+            cached=getattr(self.request, "cache_read", None),
+        )
 
 
 def _fake(view) -> bool:
@@ -169,7 +177,7 @@ class TokenCreateView(APIView):
             exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated
         ):
             # django-axes' middleware must not swap our JSON for its HTML lockout page.
-            self.request._request.axes_locked_out = False
+            self.request._request.axes_locked_out = False  # type: ignore[attr-defined]
             cooloff = settings.AXES_COOLOFF_TIME.total_seconds()
             return super().handle_exception(PortalError("locked_out", retry_after=cooloff))
         return super().handle_exception(exc)
@@ -421,7 +429,9 @@ class UpstreamTaskListView(ProjectScopedMixin, APIView):
         query = s.UpstreamTaskQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(
-            task_list_upstream(project=project, service=service, **query.validated_data)
+            task_list_upstream(
+                project=project, service=service, actor=request.user, **query.validated_data
+            )
         )
 
 
@@ -434,13 +444,19 @@ class _TaskView(ProjectScopedMixin, APIView):
             query.is_valid(raise_exception=True)
             refresh = query.validated_data["refresh"]
         return task_fetch(
-            project=project, service=service, task_id=task_id, refresh=refresh, actor=request.user
+            project=project,
+            service=service,
+            task_id=task_id,
+            refresh=refresh,
+            actor=request.user,
+            cached=request.cache_read,  # type: ignore[attr-defined]
         )
 
-    @classmethod
-    def readahead_keys(cls, kwargs: dict, project) -> list[str]:
-        key = task_cache_key_guess(project, kwargs["service"], kwargs["task_id"])
-        return [key] if key else []
+    def cache_keys(self) -> list[str]:
+        service, task_id = self.kwargs["service"], self.kwargs["task_id"]
+        if identifiers_valid(service=service, task_id=task_id):  # else refused before any I/O
+            return [task_cache_key(self.kwargs["project"], service, task_id)]
+        return []
 
 
 _TASK_ERRORS = error_responses(*PROJECT, "invalid", *UPSTREAM)
@@ -537,7 +553,7 @@ class TaskFrameView(ProjectScopedMixin, APIView):
         summary="The task's reference still (members; `Cache-Control: private`)",
         responses={(200, "image/png"): OpenApiTypes.BINARY, **error_responses(*PROJECT)},
     )
-    def get(self, request: Request, project, service, task_id) -> HttpResponse:
+    def get(self, request: Request, project, service, task_id) -> HttpResponseBase:
         frame = frames.frame_get(project=self.get_project(), service=service, task_id=task_id)
         if frame is None:
             raise NotFound(reason="frame")
@@ -707,7 +723,7 @@ class SnapshotListView(_TrackedMixin, generics.ListAPIView):
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         rows = self.paginate_queryset(self.get_queryset())  # no query: the count is stored
-        page = self.paginator.page
+        page = self.paginator.page  # type: ignore[union-attr]
         key = (
             f"snapshot-page:{self.tracked.history_version}:{page.number}:{page.paginator.per_page}"
         )

@@ -1,13 +1,15 @@
 """Every page and API call that needs a task goes through `task_fetch`.
 
-Cache (per project, credentials version, service and task id) → single-flight upstream call →
-deduplicated snapshot → stale-if-error. What lives in the cache is the redacted task document and
-bookkeeping, never a secret.
+Cache (per project, service and task id; an entry of older credentials is a miss) → upstream
+budget → single-flight upstream call → deduplicated snapshot → stale-if-error. What lives in the
+cache is the redacted task document and bookkeeping, never a secret. A caller that read the cache
+for its whole request already (tasks.caching.read) hands that read in (`cached=`).
 """
 
 import json
 import re
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +17,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from tasks.caching import readahead
 from tasks.caching.locks import NamedLock
-from tasks.caching.ratelimit import rate_hit
+from tasks.caching.ratelimit import rate_hit, upstream_budget_take
+from tasks.caching.read import CacheRead
 from tasks.errors import (
     CredentialsUnavailable,
     PortalError,
@@ -35,10 +37,8 @@ from tasks.vas.client import Fetched
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-#: A lock outlives the slowest possible fetch (connect + read + deadline slack), then expires.
-LOCK_TIMEOUT = 30
-#: How long a request with nothing cached waits for another request's fetch.
-WAIT_TIMEOUT = 5.0
+#: Beyond the upstream call's deadline, what a fetch still does (store the snapshot, the cache).
+LOCK_SLACK = 2.0
 WAIT_STEP = 0.05
 #: After a failure, refreshes of that task are held this long (a 429's Retry-After, capped).
 BACKOFF_SECONDS = 5
@@ -141,19 +141,35 @@ def identifiers_valid(*, service: str, task_id: str) -> bool:
     )
 
 
-def task_cache_key(project, service: str, task_id: str) -> str:
-    """Where the task is cached; `project` is a CloudProject or anything with its `pk` and
-    `credentials_version` (tasks.caching.memo.ProjectGuess). The credentials version is part of the
-    key: replaced credentials never see old answers."""
-    return f"task:{project.pk}:{project.credentials_version}:{service}:{task_id}"
+def upstream_deadline() -> float:
+    """The longest an upstream call may take (the client's deadline: connect + read + 2 s)."""
+    connect, read = settings.PORTAL_UPSTREAM_TIMEOUT
+    return connect + read + 2.0
 
 
-def task_cache_key_guess(project, service: str, task_id: str) -> str | None:
-    """task_cache_key for identifiers that are valid, else None (a read-ahead's guess: the real
-    request refuses them before any I/O)."""
-    if identifiers_valid(service=service, task_id=task_id):
-        return task_cache_key(project, service, task_id)
-    return None
+def lock_timeout() -> float:
+    """How long a fetch's lock outlives a holder that died: the fetch's own bound, no more."""
+    return upstream_deadline() + LOCK_SLACK
+
+
+def task_cache_key(project: CloudProject | uuid.UUID | str, service: str, task_id: str) -> str:
+    """Where the task is cached: a function of the URL (the project's public id, given as the
+    project or the id itself, service, task id). The entry records the credentials version it was
+    fetched with; under other credentials it is a miss (task_cache_entry), so replaced credentials
+    never see old answers."""
+    return f"task:{getattr(project, 'public_id', project)}:{service}:{task_id}"
+
+
+def task_cache_entry(
+    project: CloudProject, key: str, cached: CacheRead | None = None
+) -> dict[str, Any] | None:
+    """The cached entry under `key` if it was fetched with the project's current credentials
+    (from the request's read when it holds the key)."""
+    found = cached.get_many([key]) if cached is not None else None
+    entry = found.get(key) if found is not None else cache.get(key)
+    if entry is None or entry.get("credentials_version") != project.credentials_version:
+        return None
+    return entry
 
 
 def refresh_allow(actor) -> None:
@@ -271,8 +287,16 @@ def _stale_or_raise(
 
 
 def _fetch_upstream(
-    *, project: CloudProject, service: str, task_id: str, key: str, entry, now: float
+    *, project: CloudProject, service: str, task_id: str, key: str, entry, now: float, actor=None
 ) -> TaskResult:
+    # Every call that reaches the upstream spends the user's and the project's budget; over it, a
+    # copy the portal has is still an answer.
+    try:
+        upstream_budget_take(project=project, user=actor)
+    except PortalError as exc:
+        if entry is None:
+            raise
+        return _result(entry, "stale", now, error=stored_error(exc))
     try:
         fetched = client_for(project).show_task(service, task_id)
     except (vas_errors.VasError, CredentialsUnavailable) as exc:
@@ -311,6 +335,7 @@ def task_record_fetched(
         "fetched_at": time.time(),
         "request_id": fetched.request_id,
         "snapshot_id": snapshot.pk,
+        "credentials_version": project.credentials_version,
     }
     if project.cache_ttl > 0:
         cache.set(key, fresh, timeout=project.cache_ttl + KEEP_STALE_SECONDS)
@@ -341,13 +366,16 @@ def task_cache_roi_refresh(*, project: CloudProject, service: str, task_id: str)
 
 
 def _wait_for_other(
-    *, project: CloudProject, service: str, task_id: str, key: str, since: float
+    *, project: CloudProject, service: str, task_id: str, key: str, since: float, actor=None
 ) -> TaskResult:
-    """Another request holds the lock and nothing usable is cached: wait for its answer."""
-    deadline = time.monotonic() + WAIT_TIMEOUT
+    """Another request holds the lock and nothing usable is cached: wait for its answer, at most
+    as long as its upstream call may take; if its lock is freed without an answer (its holder died
+    and the lock expired), fetch instead."""
+    wait = lock_timeout()
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         time.sleep(WAIT_STEP)
-        entry = cache.get(key)
+        entry = task_cache_entry(project, key)
         if entry is not None and entry["fetched_at"] >= since - 1:
             return _result(entry, "cache", time.time())
         failure = _active_failure(key, time.time())
@@ -360,7 +388,21 @@ def _wait_for_other(
                 exc=_remembered_error(failure, time.time()),
                 now=time.time(),
             )
-    raise vas_errors.UpstreamUnavailable("busy", retry_after=WAIT_TIMEOUT)
+        lock = NamedLock(key, timeout=wait)
+        if lock.acquire():
+            try:
+                return _fetch_upstream(
+                    project=project,
+                    service=service,
+                    task_id=task_id,
+                    key=key,
+                    entry=None,
+                    now=time.time(),
+                    actor=actor,
+                )
+            finally:
+                lock.release()
+    raise vas_errors.UpstreamUnavailable("busy", retry_after=1.0)
 
 
 def task_fetch(
@@ -370,9 +412,11 @@ def task_fetch(
     task_id: str,
     refresh: bool = False,
     actor=None,
+    cached: CacheRead | None = None,
 ) -> TaskResult:
-    """The task, from cache when fresh, else from upstream (one caller at a time per task), else
-    a stale copy with the error, else the typed error.
+    """The task, from cache when fresh, else from upstream (one caller at a time per task, within
+    the user's and the project's upstream budget), else a stale copy with the error, else the
+    typed error. `cached`: the request's cache read, when it read this task's key.
 
     A cache hit makes no upstream call and no database query.
     """
@@ -383,13 +427,19 @@ def task_fetch(
             actor=actor, project=project, action="task.refreshed", service=service, task_id=task_id
         )
     now = time.time()
-    key = task_cache_key(project, service, task_id)
+    key = task_cache_key(project.public_id, service, task_id)
     if project.cache_ttl <= 0:
         return _fetch_upstream(
-            project=project, service=service, task_id=task_id, key=key, entry=None, now=now
+            project=project,
+            service=service,
+            task_id=task_id,
+            key=key,
+            entry=None,
+            now=now,
+            actor=actor,
         )
 
-    entry = readahead.get(key)
+    entry = task_cache_entry(project, key, cached)
     if entry is not None and not refresh and now - entry["fetched_at"] < project.cache_ttl:
         return _result(entry, "cache", now)
 
@@ -404,23 +454,29 @@ def task_fetch(
             now=now,
         )
 
-    lock = NamedLock(key, timeout=LOCK_TIMEOUT)
+    lock = NamedLock(key, timeout=lock_timeout())
     if not lock.acquire():
         if entry is not None and not refresh:
             return _result(entry, "cache", now)  # stale-while-revalidate
         return _wait_for_other(
-            project=project, service=service, task_id=task_id, key=key, since=now
+            project=project, service=service, task_id=task_id, key=key, since=now, actor=actor
         )
     try:
         # Another holder may have refreshed between our read and our lock.
-        latest = cache.get(key)
+        latest = task_cache_entry(project, key)
         if latest is not None and (
             latest["fetched_at"] >= now
             or (not refresh and time.time() - latest["fetched_at"] < project.cache_ttl)
         ):
             return _result(latest, "cache", time.time())
         return _fetch_upstream(
-            project=project, service=service, task_id=task_id, key=key, entry=entry, now=now
+            project=project,
+            service=service,
+            task_id=task_id,
+            key=key,
+            entry=entry,
+            now=now,
+            actor=actor,
         )
     finally:
         lock.release()

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.cache import cache
 
+from tasks.caching.ratelimit import upstream_budget_take
 from tasks.errors import PortalError
 from tasks.models import CloudProject
 from tasks.services.task_fetch import iso_utc, validate_service
@@ -27,10 +28,12 @@ def task_list_upstream(
     name: str | None = None,
     offset: int = 0,
     limit: int = 20,
+    actor: Any = None,
 ) -> dict[str, Any]:
     """`{"count", "tasks": [{id, name, state, service_version, created_at, updated_at}], "meta"}`.
 
-    `count` is the upstream's total of matches, so callers can page with offset/limit.
+    `count` is the upstream's total of matches, so callers can page with offset/limit. A miss
+    spends one call of `actor`'s and the project's upstream budget.
     """
     validate_service(service)
     if state and state not in STATES:
@@ -42,7 +45,7 @@ def task_list_upstream(
     name = (name or "").strip()[:100] or None
     query = {"state": state, "name": name, "offset": offset, "limit": limit}
     digest = hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:24]
-    key = f"task-list:{project.pk}:{project.credentials_version}:{service}:{digest}"
+    key = f"task-list:{project.public_id}:{project.credentials_version}:{service}:{digest}"
     ttl = min(LIST_CACHE_SECONDS, project.cache_ttl)
     now = time.time()
     if ttl > 0:
@@ -50,6 +53,7 @@ def task_list_upstream(
         if cached is not None:
             return _answer(cached, "cache", now)
 
+    upstream_budget_take(project=project, user=actor)  # a miss reaches the upstream
     page = client_for(project).list_tasks(
         service, offset=offset, limit=limit, state=state, name_like=name
     )

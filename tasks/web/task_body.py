@@ -18,7 +18,7 @@ from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from tasks.caching import readahead
+from tasks.caching.read import CacheRead
 from tasks.errors import roi_for_reader
 from tasks.roi import MAX_POINTS_FOR_CROSSING_CHECK, is_self_intersecting, polygon_area
 from tasks.services.task_fetch import TaskResult
@@ -45,16 +45,21 @@ def task_body_html(
     task_id: str,
     view: TaskView,
     frame_url: str | None = None,
+    cached: CacheRead | None = None,
 ) -> SafeString:
-    """The body of `result`, from the cache when it holds this version's; `task_key=None` for a
-    result that is not the task's cached one (an older stored version): rendered, not kept."""
+    """The body of `result`, from the cache when it holds this version's (from the request's read,
+    `cached`, when that read it); `task_key=None` for a result that is not the task's cached one
+    (an older stored version): rendered, not kept."""
     language = translation.get_language()
     snapshot_id = result.meta.get("snapshot_id")
     # The body shows the version and the frame under its ROI (a reference still may come or go).
     frame = result.roi.get("frame") or {}
     version = (snapshot_id, frame.get("width"), frame.get("height"), frame.get("assumed"))
     key = body_cache_key(task_key, language) if task_key and snapshot_id else None
-    kept = readahead.get(key) if key else None
+    kept = None
+    if key:
+        found = cached.get_many([key]) if cached is not None else None
+        kept = found.get(key) if found is not None else cache.get(key)
     if kept is not None and isinstance(kept[0], tuple | list) and tuple(kept[0]) == version:
         return mark_safe(kept[1])  # noqa: S308 - our own template rendered it, escaping every value
     html = render_to_string(

@@ -47,6 +47,11 @@ class TwoFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # A session that passed (or needs no second factor) says so itself, so the user is not
+        # looked up here for it (a task page settles the user from its one cache read).
+        session = getattr(request, "session", None)
+        if session is not None and session.get(SESSION_STATE) in (VERIFIED, NONE):
+            return self.get_response(request)
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or request.path.startswith(ALWAYS_OPEN):
             return self.get_response(request)

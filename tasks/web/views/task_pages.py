@@ -7,17 +7,18 @@ portal error becomes a readable page with what to do next (`render_task_error`),
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import reverse
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tasks import selectors
 from tasks.access import get_admin_project_for_user, get_project_for_user
 from tasks.caching import memo
+from tasks.caching.read import CacheRead, cache_read
 from tasks.errors import (
     PortalError,
     error_entry,
@@ -43,7 +45,6 @@ from tasks.services.task_fetch import (
     identifiers_valid,
     snapshot_result,
     task_cache_key,
-    task_cache_key_guess,
     task_fetch,
     validate_identifiers,
 )
@@ -213,6 +214,7 @@ def task_browse(request: HttpRequest, project, service: str) -> HttpResponse:
             name=values["name"],
             offset=offset,
             limit=size,
+            actor=request.user,
         )
     except (VasError, PortalError) as exc:
         return render_task_error(request, project, exc, service=service)
@@ -252,62 +254,54 @@ def task_browse(request: HttpRequest, project, service: str) -> HttpResponse:
 # --------------------------------------------------------------------------- detail
 
 
-def _watched(project: CloudProject, service: str, task_id: str, result: TaskResult) -> bool:
+def _watched(
+    project: CloudProject, service: str, task_id: str, result: TaskResult, cached: CacheRead | None
+) -> bool:
     if result.tracked is not None:
         return result.tracked.watched
-    watched, epochs = memo.watched_get(project.pk, service, task_id)
+    watched, epochs = memo.watched_get(project.public_id, service, task_id, cached=cached)
     if watched is None:
         watched = bool(
             TrackedTask.objects.filter(project=project, service=service, task_id=task_id)
             .values_list("watched", flat=True)
             .first()
         )
-        memo.watched_put(epochs, project.pk, service, task_id, watched)
+        memo.watched_put(epochs, project.public_id, service, task_id, watched)
     return watched
 
 
 def _task_urls(project: CloudProject, service: str, task_id: str) -> dict[str, str]:
-    """The page's links (each reversed once, then remembered: reversing costs ~20 µs a link)."""
-    return _reversed_task_urls(
-        get_script_prefix(), get_urlconf(), project.public_id, service, task_id
-    )
-
-
-@lru_cache(maxsize=4096)
-def _reversed_task_urls(
-    _prefix: str, urlconf: str | None, public_id, service: str, task_id: str
-) -> dict[str, str]:
-    task = {"project": public_id, "service": service, "task_id": task_id}
+    task = {"project": project.public_id, "service": service, "task_id": task_id}
     return {
-        "project": reverse("project_detail", urlconf, kwargs={"project": public_id}),
-        "browse": reverse(
-            "task_browse", urlconf, kwargs={"project": public_id, "service": service}
-        ),
-        "detail": reverse("task_detail", urlconf, kwargs=task),
-        "history": reverse("task_history", urlconf, kwargs=task),
-        "watch": reverse("task_watch", urlconf, kwargs=task),
-        "start": reverse("task_start", urlconf, kwargs=task),
-        "stop": reverse("task_stop", urlconf, kwargs=task),
-        "frame": reverse("api-task-frame", urlconf, kwargs=task),
-        "roi_edit": reverse("task_roi_edit", urlconf, kwargs=task),
+        "project": reverse("project_detail", kwargs={"project": project.public_id}),
+        "browse": reverse("task_browse", kwargs={"project": project.public_id, "service": service}),
+        "detail": reverse("task_detail", kwargs=task),
+        "history": reverse("task_history", kwargs=task),
+        "watch": reverse("task_watch", kwargs=task),
+        "start": reverse("task_start", kwargs=task),
+        "stop": reverse("task_stop", kwargs=task),
+        "frame": reverse("api-task-frame", kwargs=task),
+        "roi_edit": reverse("task_roi_edit", kwargs=task),
     }
 
 
-def _detail_readahead(request, kwargs: dict, session_user_pk) -> tuple[list, list]:
-    """The cache keys a warm detail page reads beyond the session's (tasks.caching.readahead)."""
-    if session_user_pk is None:
-        return [], []
-    service, task_id = kwargs["service"], kwargs["task_id"]
-    keys, project = memo.project_guess(session_user_pk, kwargs["project"])
-    task_key = project and task_cache_key_guess(project, service, task_id)
-    if task_key:
-        language = translation.get_language_from_request(request)  # LocaleMiddleware's answer
+def _detail_cache_read(request: HttpRequest, public_id, service: str, task_id: str) -> CacheRead:
+    """The detail page's one cache read, made once the session (its first round trip) has said
+    who the user is: the user's and the project's epochs, the task, its body in this language and
+    whether it is watched. `request.user` is settled from it."""
+    keys = memo.session_user_epoch_keys(request)
+    if keys and identifiers_valid(service=service, task_id=task_id):
+        user_pk = request.session[SESSION_KEY]
+        task_key = task_cache_key(public_id, service, task_id)
         keys += [
+            *memo.project_epoch_keys(user_pk, public_id),
             task_key,
-            body_cache_key(task_key, language),
-            memo.watched_epoch_key(project.pk, service, task_id),
+            body_cache_key(task_key, translation.get_language()),
+            memo.watched_epoch_key(public_id, service, task_id),
         ]
-    return keys, []
+    read = cache_read(keys)
+    request.user = memo.session_user(request, cached=read)
+    return read
 
 
 def _detail_context(
@@ -318,25 +312,28 @@ def _detail_context(
     *,
     snapshot=None,
     latest_snapshot_id: int | None = None,
+    cached: CacheRead | None = None,
 ) -> dict[str, Any]:
     view = TaskView.from_payload(result.task)
     meta = result.reader_meta()  # a stale copy's error in the reader's words
+    urls = _task_urls(project, service, task_id)
     return {
         "project": project,
         "service": service,
         "task_id": task_id,
         "task": view,
         "meta": meta,
-        "watched": _watched(project, service, task_id, result),
-        "urls": _task_urls(project, service, task_id),
+        "watched": _watched(project, service, task_id, result, cached),
+        "urls": urls,
         "is_admin": project.role == Role.ADMIN,
         "body": task_body_html(
             result,
-            task_key=None if snapshot else task_cache_key(project, service, task_id),
+            task_key=None if snapshot else task_cache_key(project.public_id, service, task_id),
             service=service,
             task_id=task_id,
             view=view,
-            frame_url=_task_urls(project, service, task_id)["frame"],
+            frame_url=urls["frame"],
+            cached=cached,
         ),
         "snapshot": snapshot,
         "is_latest": snapshot is None or snapshot.pk == latest_snapshot_id,
@@ -345,11 +342,15 @@ def _detail_context(
     }
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def task_detail(request: HttpRequest, project, service: str, task_id: str) -> HttpResponse:
     """GET: the task (cache, `?refresh=1`, or `?snapshot=<id>`); POST: "Refresh now"."""
-    project = get_project_for_user(request.user, project)
+    cached = None
+    if request.method == "GET":
+        cached = _detail_cache_read(request, project, service, task_id)
+    if not request.user.is_authenticated:  # as @login_required, once the user is known
+        return redirect_to_login(request.get_full_path())
+    project = get_project_for_user(request.user, project, cached=cached)
     if request.method == "POST":
         return _refresh(request, project, service, task_id)
     snapshot = None
@@ -370,16 +371,20 @@ def task_detail(request: HttpRequest, project, service: str, task_id: str) -> Ht
                 task_id=task_id,
                 refresh=request.GET.get("refresh") in ("1", "true"),
                 actor=request.user,
+                cached=cached,
             )
     except (VasError, PortalError) as exc:
         return render_task_error(request, project, exc, service=service, task_id=task_id)
     context = _detail_context(
-        project, service, task_id, result, snapshot=snapshot, latest_snapshot_id=latest_id
+        project,
+        service,
+        task_id,
+        result,
+        snapshot=snapshot,
+        latest_snapshot_id=latest_id,
+        cached=cached,
     )
     return render(request, "tasks/task_detail.html", context)
-
-
-task_detail.readahead = _detail_readahead
 
 
 def _refresh(request: HttpRequest, project: CloudProject, service: str, task_id: str):
