@@ -30,8 +30,9 @@ $(STAMP): pyproject.toml
 run: install .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo --simulator-url http://$(HOST):$(SIM_PORT)
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'kill 0' INT TERM EXIT; export PORTAL_BASE_URL=$${PORTAL_BASE_URL:-http://$(HOST):$(PORT)}; \
 	$(BIN)/python manage.py runsimulator --host $(HOST) --port $(SIM_PORT) & \
+	$(BIN)/python manage.py runworker --threads 2 & \
 	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 # System packages from Debian: Chromium for the browser tests (never `playwright install`), a CJK

@@ -56,6 +56,20 @@ PORTAL_UPSTREAM_PROJECT_RATE = env.str("PORTAL_UPSTREAM_PROJECT_RATE", default="
 PORTAL_REQUIRE_2FA = env.bool("PORTAL_REQUIRE_2FA", default=False)
 OTP_TOTP_ISSUER = env.str("PORTAL_2FA_ISSUER", default="VAS Task Portal")
 
+# The monitor (tasks.worker): absolute links in notifications, where the queue lives, which hosts
+# a notification URL may name (empty = any public host; private and loopback only when listed).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PORTAL_WORKER_URL = env.str("PORTAL_WORKER_URL", default="")
+PORTAL_NOTIFY_ALLOWED_HOSTS = env.list("PORTAL_NOTIFY_ALLOWED_HOSTS", default=[])
+# Upstream calls one project's poll makes at once (the tasks missing from the list).
+PORTAL_POLL_CONCURRENCY = env.int("PORTAL_POLL_CONCURRENCY", default=4)
+# Threads of one `manage.py runworker`.
+PORTAL_WORKER_THREADS = env.int("PORTAL_WORKER_THREADS", default=4)
+# Email channels go through Django's email settings: the console in development, SMTP in
+# production, e.g. EMAIL_URL=smtp+tls://user:password@smtp.example.com:587.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="vas-portal@localhost")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -138,6 +152,16 @@ else:
 CACHE_LOCAL_DURING_OUTAGE = ("task:", "taskbody:", "task-list:", "history:", "snapshot-page:")
 # The local-memory default is one process's own: fine for one process serving with threads (the
 # embedded default), refused with more (tasks.caching.checks, gunicorn.conf.py).
+if not PORTAL_WORKER_URL:
+    # The embedded queue: a file beside the SQLite database (so two portals with two databases
+    # never share a queue), else named after the database in the project directory.
+    _db = DATABASES["default"]
+    if _db["ENGINE"] == "django.db.backends.sqlite3":
+        _queue_file = Path(str(_db["NAME"])).with_suffix(".queue.sqlite3")
+    else:
+        _queue_file = BASE_DIR / f"queue-{_db.get('NAME') or 'default'}.sqlite3"
+    PORTAL_WORKER_URL = f"sqlite:///{_queue_file}"
+
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # One client per pool, one pipelined read, and an outage costs speed (portal/cache.py).
@@ -288,6 +312,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set the monitor's serializers share (else drf-spectacular guesses).
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "tasks.models.ChannelKind",
+        "EventKindEnum": "tasks.models.EventKind",
+        "SeverityEnum": "tasks.models.Severity",
+    },
     # The error table, made from the error catalogue (tasks.errors).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -910,3 +910,78 @@ class OtpInvalid(PortalError):
     """Two-factor login: the code given is wrong, used or throttled."""
 
     code = "otp_invalid"
+
+
+# ---- the monitor (channels, mute, deliveries)
+entry(
+    "invalid_channel",
+    400,
+    title=gettext_noop("The channel cannot be saved"),
+    message=gettext_noop("The channel's settings are not valid."),
+    next_step=gettext_noop(
+        "Correct the channel: a target the portal may send to, a name, a kind and at least one "
+        "severity."
+    ),
+    reasons={
+        "name": gettext_noop("A channel's name is 1–100 characters."),
+        "duplicate": gettext_noop("The project already has a channel with this name."),
+        "kind": gettext_noop("The kind is webhook, email or apprise."),
+        "kind_target": gettext_noop("A new kind needs a new target."),
+        "severities": gettext_noop("Severities are one or more of problem, recovery and info."),
+        "language": gettext_noop("The language is en or zh-hans."),
+        "target_missing": gettext_noop("Enter a target."),
+        "too_long": gettext_noop("The target is too long."),
+        "headers": gettext_noop("Headers are an object of at most 10 names and text values."),
+        "header_chars": gettext_noop("A header contains a character that cannot be sent."),
+        "headers_kind": gettext_noop("Only webhook channels send headers."),
+        "emails": gettext_noop("Enter up to 20 email addresses, separated by commas."),
+        "url": gettext_noop("The URL is not valid."),
+        "scheme": gettext_noop("The URL must start with https:// or http:// and name a host."),
+        "apprise_unknown": gettext_noop(
+            "Apprise does not understand this URL (see its list of services)."
+        ),
+        "apprise_unchecked": gettext_noop(
+            "This Apprise service sends nowhere the portal can check."
+        ),
+        "no_host": gettext_noop("The target has no host name."),
+        "host_not_allowed": gettext_noop(
+            "The host %(host)s is not on the list of allowed notification hosts."
+        ),
+        "host_unresolved": gettext_noop("The host %(host)s could not be resolved."),
+        "host_odd": gettext_noop("The host %(host)s has an odd address."),
+        "host_private": gettext_noop(
+            "The host %(host)s is a private, loopback or link-local address; the portal sends "
+            "there only when PORTAL_NOTIFY_ALLOWED_HOSTS lists it."
+        ),
+    },
+    example={"reason": "host_private", "params": {"host": "10.0.0.1"}},
+)
+entry(
+    "notification_failed",
+    502,
+    title=gettext_noop("The notification was not delivered"),
+    message=gettext_noop("The notification could not be delivered."),
+    next_step=gettext_noop(
+        "Check the channel's target and the receiver; the portal retries for a while, and "
+        "Send test tries again now."
+    ),
+    reasons={
+        "timeout": gettext_noop("The receiver did not answer in time."),
+        "unreachable": gettext_noop("The receiver could not be reached."),
+        "http": gettext_noop("The receiver answered HTTP %(status)s."),
+        "redirects": gettext_noop("The receiver redirected too often."),
+        "apprise_http": gettext_noop("The Apprise service answered HTTP %(status)s."),
+        "apprise": gettext_noop("The Apprise service did not accept the notification."),
+        "email": gettext_noop("The email could not be sent (%(error)s)."),
+        "undecryptable": gettext_noop(
+            "The channel's target cannot be decrypted with the configured keys; enter it again."
+        ),
+    },
+)
+entry(
+    "invalid_mute",
+    400,
+    title=gettext_noop("The mute cannot be set"),
+    message=gettext_noop("A mute ends in the future and at most 30 days from now."),
+    next_step=gettext_noop("Choose an end time within the next 30 days."),
+)

@@ -4,7 +4,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from knox.models import AbstractAuthToken
@@ -69,6 +69,12 @@ class CloudProject(models.Model):
         default=default_cache_ttl,
         validators=[MaxValueValidator(86_400)],
         help_text=_("How long a fetched task is served from cache; 0 disables caching."),
+    )
+    poll_interval = models.PositiveIntegerField(
+        _("poll interval (seconds)"),
+        default=300,
+        validators=[MinValueValidator(30), MaxValueValidator(86_400)],
+        help_text=_("How often the worker refreshes the project's watched tasks (30–86,400)."),
     )
     auth_type = models.CharField(
         _("authentication"), max_length=16, choices=AuthType.choices, default=AuthType.AKSK
@@ -206,6 +212,8 @@ class TrackedTask(models.Model):
     watched = models.BooleanField(default=False)
     # Set when the upstream answered 404 for the task: its history stays.
     gone_at = models.DateTimeField(null=True, blank=True)
+    # Maintenance: events are still recorded, notifications are not created before this time.
+    muted_until = models.DateTimeField(null=True, blank=True)
     first_seen = models.DateTimeField()
     last_fetched = models.DateTimeField()
     last_changed = models.DateTimeField()
@@ -329,6 +337,192 @@ class UserPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.language or '-'})"
+
+
+class PollSchedule(models.Model):
+    """When the worker next polls the watched tasks of one (project, service): the due work lives
+    here, so the schedule survives restarts and needs no single scheduler process.
+
+    A worker claims a row by a conditional UPDATE that sets `claimed_until` (a lease): only one
+    claim succeeds, and a worker killed mid-poll lets its lease run out so another redoes it.
+    """
+
+    project = models.ForeignKey(
+        CloudProject, on_delete=models.CASCADE, related_name="poll_schedules"
+    )
+    service = models.CharField(max_length=64)
+    next_poll_at = models.DateTimeField()
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    # Since when every poll of this (project, service) failed, and the last contract error code.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    failing_code = models.CharField(max_length=64, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "service"], name="one_schedule_per_service")
+        ]
+        indexes = [
+            # The worker's sweep: "schedules due by now".
+            models.Index(fields=["next_poll_at"], name="schedule_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}/{self.service} at {self.next_poll_at:%H:%M:%S}"
+
+
+class EventKind(models.TextChoices):
+    STATE_CHANGED = "state_changed", _("State changed")
+    CONFIG_CHANGED = "config_changed", _("Configuration changed")
+    TASK_GONE = "task_gone", _("Task gone")
+    TASK_BACK = "task_back", _("Task back")
+    UPSTREAM_FAILING = "upstream_failing", _("Upstream failing")
+    UPSTREAM_RECOVERED = "upstream_recovered", _("Upstream recovered")
+
+
+class Severity(models.TextChoices):
+    PROBLEM = "problem", _("Problem")
+    RECOVERY = "recovery", _("Recovery")
+    INFO = "info", _("Info")
+
+
+class _TrackedTaskKey(models.ForeignKey):
+    """A foreign key whose raw column is `tracked_id`, not `<name>_id`: the agreed names give an
+    event both `task` (the TrackedTask) and `task_id` (the upstream task id, kept when the tracked
+    task is deleted), which Django's default attname would make clash."""
+
+    def get_attname(self) -> str:
+        return "tracked_id"
+
+
+class TaskEvent(models.Model):
+    """A change seen by any fetch (page, API, worker), or a project's upstream failing/recovering.
+
+    `dedupe_key` is unique: two processes that see the same change at the same moment both try
+    to insert the same key and one wins, so each change is recorded exactly once.
+    """
+
+    project = models.ForeignKey(CloudProject, on_delete=models.CASCADE, related_name="events")
+    task = _TrackedTaskKey(  # type: ignore[misc] # the plugin types only ForeignKey itself
+        TrackedTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    service = models.CharField(max_length=64, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    task_name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    from_state = models.CharField(max_length=32, blank=True)
+    to_state = models.CharField(max_length=32, blank=True)
+    changes = models.JSONField(default=list, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    status_text = models.CharField(max_length=500, blank=True)
+    error_text = models.CharField(max_length=500, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    seen_at = models.DateTimeField()
+    problem_since = models.DateTimeField(null=True, blank=True)
+    problem_seconds = models.PositiveIntegerField(null=True, blank=True)
+    dedupe_key = models.CharField(max_length=200, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["-seen_at", "-id"]
+        indexes = [
+            # The events page and API: "a project's events, newest first".
+            models.Index(fields=["project", "-seen_at"], name="event_project_recent"),
+            # Recovery: "the task's latest problem/recovery events".
+            models.Index(fields=["task", "severity", "-seen_at"], name="event_task_severity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.service}/{self.task_id} ({self.severity})"
+
+
+class ChannelKind(models.TextChoices):
+    WEBHOOK = "webhook", _("Webhook (JSON POST)")
+    EMAIL = "email", _("Email")
+    APPRISE = "apprise", _("Apprise URL (DingTalk, Feishu, WeCom, Slack, Telegram, …)")
+
+
+class ChannelLanguage(models.TextChoices):
+    EN = "en", "English"
+    ZH_HANS = "zh-hans", "简体中文"
+
+
+def default_severities() -> list[str]:
+    return [Severity.PROBLEM, Severity.RECOVERY]
+
+
+class Channel(models.Model):
+    """Where a project's notifications go. The target (URL, addresses or Apprise URL) is a secret:
+    stored encrypted like the credentials, shown only as `target_hint`."""
+
+    project = models.ForeignKey(CloudProject, on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=16, choices=ChannelKind.choices)
+    target_enc = models.TextField(editable=False)
+    target_hint = models.CharField(max_length=64, blank=True, editable=False)
+    # Webhook only: extra request headers, a secret too ({"name": "value"} encrypted as JSON).
+    headers_enc = models.TextField(blank=True, editable=False)
+    severities = models.JSONField(_("severities"), default=default_severities)
+    language = models.CharField(
+        _("language"), max_length=8, choices=ChannelLanguage.choices, default=ChannelLanguage.EN
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="one_channel_name_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    def target(self) -> str:
+        """The decrypted target; only the sender calls this."""
+        return crypto.decrypt(self.target_enc)
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+class Notification(models.Model):
+    """One delivery of one event to one channel. Claimed by a conditional UPDATE with a lease
+    before it is sent: a worker killed mid-send leaves it pending for another; `sent` is final."""
+
+    event = models.ForeignKey(TaskEvent, on_delete=models.CASCADE, related_name="notifications")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
+    status = models.CharField(
+        max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "channel"], name="one_delivery_per_channel")
+        ]
+        indexes = [
+            # The worker's sweep: "pending deliveries due by now".
+            models.Index(
+                fields=["next_attempt_at"],
+                name="notification_due",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.channel_id}: {self.status}"
 
 
 def frame_upload_to(instance: "TaskFrame", filename: str) -> str:

@@ -28,6 +28,7 @@ def _form(project: CloudProject | None = None, **overrides: str) -> dict[str, st
         "iam_endpoint": "",
         "default_service": "c-face-edge",
         "cache_ttl": "30",
+        "poll_interval": "300",
         "auth_type": "aksk",
         "iam_domain": "",
         "iam_user": "",
@@ -44,6 +45,7 @@ def _form(project: CloudProject | None = None, **overrides: str) -> dict[str, st
         data["auth_type"] = project.auth_type
         data["cache_ttl"] = str(project.cache_ttl)
         data["default_service"] = project.default_service
+        data["poll_interval"] = str(project.poll_interval)
     data.update(overrides)
     return data
 

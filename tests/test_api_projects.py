@@ -22,6 +22,7 @@ PROJECT_KEYS = {
     "auth_type",
     "default_service",
     "cache_ttl",
+    "poll_interval",  # the monitor (second round)
     "access_key_hint",
     "has_secret_key",
     "has_security_token",

@@ -6,6 +6,9 @@ move through states, injects faults and counts requests. Plain WSGI on the stand
 
 Control endpoints (no auth; bind the simulator to loopback only):
     GET    /_sim/counts             {"GET /v2/...": n, ...}
+    GET    /_sim/operations         {"ListTasksDetails": n, "ShowTask": n, ...} (by operation)
+    POST   /_sim/state              {"task_id": "...", "state": "ABNORMAL", "status", "error"}
+    POST   /_sim/list               {"max_limit": 100 | null, "hidden": ["<task id>", ...]}
     DELETE /_sim/counts             reset counts
     POST   /_sim/faults             {"<task id>"|"list"|"*": {"mode": ..., "seconds": ..,
                                       "retry_after": .., "times": n}}
@@ -553,6 +556,12 @@ class Simulator:
         self.updates: list[dict[str, Any]] = []
         self._lock = threading.RLock()
         self.counts: Counter[str] = Counter()
+        #: VAS calls by operation name (ListTasksDetails, ShowTask, StartTask, …).
+        self.operations: Counter[str] = Counter()
+        #: A list `limit` above this is refused with 400 (an upstream that serves only 100 a page).
+        self.max_list_limit: int | None = None
+        #: Task ids the list leaves out (ShowTask still serves them).
+        self.list_hidden: set[str] = set()
         self.faults: dict[str, Fault] = {}
         self.tokens: dict[str, float] = {}
         self.tasks: dict[tuple[str, str], _Task] = {}
@@ -575,6 +584,9 @@ class Simulator:
             self._clock_offset = 0.0
             self.updates.clear()
             self.counts.clear()
+            self.operations.clear()
+            self.max_list_limit = None
+            self.list_hidden = set()
             self.faults.clear()
             self.tokens.clear()
             self.tasks.clear()
@@ -641,6 +653,35 @@ class Simulator:
     def reset_counts(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.operations.clear()
+
+    def set_state(
+        self,
+        task_id: str,
+        state: str,
+        *,
+        service: str | None = None,
+        status: str | None = None,
+        error: dict[str, str] | None = None,
+    ) -> None:
+        """Flip a task to ``state`` now (``status``/``error`` set, or removed when None)."""
+        with self._lock:
+            for (svc, tid), task in self.tasks.items():
+                if tid == task_id and (service is None or svc == service):
+                    task.lifecycle, task.step = [], 0
+                    task.advance_on_fetch, task.advance_every = False, None
+                    task.doc["state"] = state
+                    task.doc["updated_at"] = _iso(self.clock())
+                    for key, value in (("status", status), ("error", error)):
+                        if value is None:
+                            task.doc.pop(key, None)
+                        else:
+                            task.doc[key] = value
+
+    def remove_task(self, task_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self.tasks if k[1] == task_id]:
+                del self.tasks[key]
 
     def advance(self, task_id: str | None = None) -> None:
         """Move a task (or every task with a lifecycle) one step along its lifecycle."""
@@ -851,6 +892,9 @@ class Simulator:
                 400,
                 _err("IVA.0004", f"The request param is invalid. parameter [service] {service}"),
             )
+        operation = _OPERATIONS.get((method, action, task_id is None), f"{method} other")
+        with self._lock:
+            self.operations[operation] += 1
         if task_id is None:
             if method != "GET":
                 return _json(start_response, 405, _err("IVA.0004", "Method not allowed."))
@@ -962,6 +1006,15 @@ class Simulator:
             limit = int(query["limit"]) if "limit" in query else None
         except ValueError:
             return _json(start_response, 400, _err("IVA.0004", "The request param is invalid."))
+        if self.max_list_limit is not None and limit is not None and limit > self.max_list_limit:
+            return _json(
+                start_response,
+                400,
+                _err(
+                    "IVA.0004",
+                    f"The request param is invalid. limit should be <= {self.max_list_limit}.",
+                ),
+            )
         if offset < 0 or offset > 100000 or (limit is not None and not 1 <= limit <= 1000):
             return _json(
                 start_response,
@@ -976,20 +1029,27 @@ class Simulator:
             )
         with self._lock:
             docs = []
-            for (svc, _tid), task in self.tasks.items():
-                if svc != service:
+            for (svc, tid), task in self.tasks.items():
+                if svc != service or tid in self.list_hidden:
                     continue
                 self._tick(task)
-                docs.append(copy.deepcopy(task.doc))
-        if state:
-            docs = [d for d in docs if d.get("state") == state]
-        if query.get("name_like"):
-            docs = [d for d in docs if query["name_like"] in str(d.get("name", ""))]
-        if query.get("id_like"):
-            docs = [d for d in docs if query["id_like"] in str(d.get("id", ""))]
-        field_name = order_match.group(1)
-        docs.sort(key=lambda d: str(d.get(field_name) or ""), reverse=order_match.group(3) != "ASC")
-        page = docs[offset:] if limit is None else docs[offset : offset + limit]
+                docs.append(task.doc)
+            if state:
+                docs = [d for d in docs if d.get("state") == state]
+            if query.get("name_like"):
+                docs = [d for d in docs if query["name_like"] in str(d.get("name", ""))]
+            if query.get("id_like"):
+                docs = [d for d in docs if query["id_like"] in str(d.get("id", ""))]
+            field_name = order_match.group(1)
+            docs.sort(
+                key=lambda d: str(d.get(field_name) or ""), reverse=order_match.group(3) != "ASC"
+            )
+            page = docs[offset:] if limit is None else docs[offset : offset + limit]
+            # Whole documents, as ListTasksDetails answers (ShowTask adds hosting_result); only
+            # the page is copied, under the lock.
+            page = [
+                {k: v for k, v in copy.deepcopy(d).items() if k != "hosting_result"} for d in page
+            ]
         return _json(start_response, 200, {"count": len(docs), "tasks": page})
 
     # -- faults
@@ -1128,6 +1188,31 @@ class Simulator:
                 return _json(start_response, 200, {"faults": sorted(self.faults)})
             with self._lock:
                 return _json(start_response, 200, {k: vars(v) for k, v in self.faults.items()})
+        if path == "/_sim/operations":
+            with self._lock:
+                return _json(start_response, 200, dict(self.operations))
+        if path == "/_sim/state" and method == "POST":
+            try:
+                spec = json.loads(_read_body(environ) or b"{}")
+                self.set_state(
+                    spec["task_id"],
+                    spec["state"],
+                    service=spec.get("service"),
+                    status=spec.get("status"),
+                    error=spec.get("error"),
+                )
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                return _json(start_response, 400, {"error": str(exc)})
+            return _json(start_response, 200, {"ok": True})
+        if path == "/_sim/list" and method == "POST":
+            try:
+                spec = json.loads(_read_body(environ) or b"{}")
+                with self._lock:
+                    self.max_list_limit = spec.get("max_limit")
+                    self.list_hidden = set(spec.get("hidden") or [])
+            except (ValueError, TypeError, AttributeError) as exc:
+                return _json(start_response, 400, {"error": str(exc)})
+            return _json(start_response, 200, {"ok": True})
         if path == "/_sim/advance" and method == "POST":
             try:
                 spec = json.loads(_read_body(environ) or b"{}")
@@ -1149,6 +1234,18 @@ class Simulator:
             self.reset()
             return _json(start_response, 200, {"ok": True})
         return _json(start_response, 404, {"error": "unknown control endpoint"})
+
+
+#: (method, action, whether it is the list) → the SDK's operation name.
+_OPERATIONS: dict[tuple[str, str | None, bool], str] = {
+    ("GET", None, True): "ListTasksDetails",
+    ("POST", None, True): "CreateTasks",
+    ("GET", None, False): "ShowTask",
+    ("PUT", None, False): "UpdateTask",
+    ("DELETE", None, False): "DeleteTask",
+    ("POST", "start", False): "StartTask",
+    ("POST", "stop", False): "StopTask",
+}
 
 
 def _update_problem(body: Any) -> str | None:

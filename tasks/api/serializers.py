@@ -126,6 +126,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "auth_type",
             "default_service",
             "cache_ttl",
+            "poll_interval",
             "access_key_hint",
             "has_secret_key",
             "has_security_token",

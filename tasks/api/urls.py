@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from tasks.api import views
+from tasks.api import monitor, views
 
 TASK = "v1/projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
@@ -19,6 +19,24 @@ urlpatterns = [
         views.SnapshotDetailView.as_view(),
         name="api-snapshot",
     ),
+    path(TASK + "mute/", monitor.TaskMuteView.as_view(), name="api-task-mute"),
+    path(
+        "v1/projects/<uuid:project>/channels/",
+        monitor.ChannelListView.as_view(),
+        name="api-channels",
+    ),
+    path(
+        "v1/projects/<uuid:project>/channels/<int:channel>/",
+        monitor.ChannelDetailView.as_view(),
+        name="api-channel",
+    ),
+    path(
+        "v1/projects/<uuid:project>/channels/<int:channel>/test/",
+        monitor.ChannelTestView.as_view(),
+        name="api-channel-test",
+    ),
+    path("v1/projects/<uuid:project>/events/", monitor.EventListView.as_view(), name="api-events"),
+    path("v1/metrics", monitor.MetricsView.as_view(), name="api-metrics"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the CSP forbids inline scripts. Swagger
     # UI itself comes from drf-spectacular-sidecar's static files (no outside network).

@@ -26,6 +26,7 @@ PLAIN_FIELDS = (
     "iam_endpoint",
     "default_service",
     "cache_ttl",
+    "poll_interval",
     "auth_type",
     "iam_domain",
     "iam_user",

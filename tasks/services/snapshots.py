@@ -9,10 +9,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from tasks.models import CloudProject, TaskSnapshot, TrackedTask
+from tasks.services.events import event_record_back, event_record_for_change, event_record_gone
+
+#: Left out of a version's identity: ShowTask carries it and the task list never does, so a
+#: version fetched through the list and one fetched alone are the same snapshot.
+UNVERSIONED_KEYS = ("hosting_result",)
 
 
 def content_hash(payload: dict[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    versioned = {k: v for k, v in payload.items() if k not in UNVERSIONED_KEYS}
+    canonical = json.dumps(versioned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -39,7 +45,7 @@ def snapshot_record(
     for _attempt in range(3):
         try:
             with transaction.atomic():
-                tracked, _created = TrackedTask.objects.get_or_create(
+                tracked, created = TrackedTask.objects.get_or_create(
                     project=project,
                     service=service,
                     task_id=task_id,
@@ -85,6 +91,20 @@ def snapshot_record(
                 TrackedTask.objects.filter(pk=tracked.pk).update(
                     name=name, state=state, last_fetched=now, gone_at=None, **new_version
                 )
+                # The monitor's events, in this transaction: a writer that loses the race above
+                # records none, so each change is one event.
+                if changed and newest is not None:
+                    event_record_for_change(
+                        task=tracked, old_snapshot=newest, new_snapshot=snapshot, seen_at=now
+                    )
+                if tracked.gone_at is not None and not created:
+                    event_record_back(
+                        task=tracked,
+                        gone_at=tracked.gone_at,
+                        state=state,
+                        seen_at=now,
+                        request_id=request_id,
+                    )
                 return tracked, snapshot, changed
         except IntegrityError as exc:  # another writer added the same version first
             last_error = exc
@@ -124,10 +144,15 @@ def snapshot_prune(*, tracked: TrackedTask, keep: int | None, cutoff: datetime |
 
 
 def snapshot_mark_gone(*, project: CloudProject, service: str, task_id: str, now: datetime) -> None:
-    """The upstream answered 404: keep the history, say the task is gone."""
-    TrackedTask.objects.filter(
-        project=project, service=service, task_id=task_id, gone_at__isnull=True
-    ).update(gone_at=now, last_fetched=now)
+    """The upstream answered 404: keep the history, say the task is gone (a `task_gone` event
+    from the one process whose conditional update marked it)."""
+    with transaction.atomic():
+        marked = TrackedTask.objects.filter(
+            project=project, service=service, task_id=task_id, gone_at__isnull=True
+        ).update(gone_at=now, last_fetched=now)
+        if marked:
+            tracked = TrackedTask.objects.get(project=project, service=service, task_id=task_id)
+            event_record_gone(task=tracked, seen_at=now)
 
 
 def snapshot_newest(*, project: CloudProject, service: str, task_id: str) -> TaskSnapshot | None:

@@ -36,6 +36,8 @@ from .transport import (
     shared_session,
 )
 
+#: A page of the task list holds up to 1,000 whole task documents: its own, larger cap.
+MAX_LIST_BODY_BYTES = 32 * 1024 * 1024
 _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SERVICE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
@@ -136,7 +138,9 @@ class VasClient:
             "order": order,
         }
         query = {k: str(v) for k, v in params.items() if v is not None and v != ""}
-        answer = self._call("GET", self._service_path(service) + "/tasks", params=query)
+        answer = self._call(
+            "GET", self._service_path(service) + "/tasks", params=query, cap=MAX_LIST_BODY_BYTES
+        )
         doc = self._json(answer)
         count, tasks = doc.get("count"), doc.get("tasks")
         if (
@@ -216,6 +220,7 @@ class VasClient:
         *,
         params: dict[str, str] | None = None,
         body: bytes | None = None,
+        cap: int = MAX_BODY_BYTES,
     ) -> Answer:
         """Send ``method path`` (below the endpoint) with ``body`` (bytes, signed as they are);
         a non-2xx answer raises its typed error.
@@ -227,14 +232,14 @@ class VasClient:
         with self.transport.deadline_scope():
             try:
                 answer = self.transport.request(
-                    method, url, params=params, data=body, auth=self.auth
+                    method, url, params=params, data=body, auth=self.auth, max_body=cap
                 )
                 invalidate = getattr(self.auth, "invalidate", None)
                 if answer.status == 401 and callable(invalidate):
                     # The token may have been revoked or expired early: fetch a new one, once.
                     invalidate(answer.sent_headers.get("X-Auth-Token"))
                     answer = self.transport.request(
-                        method, url, params=params, data=body, auth=self.auth
+                        method, url, params=params, data=body, auth=self.auth, max_body=cap
                     )
                 if answer.status >= 400 or answer.status < 200:
                     raise error_for_status(
@@ -268,6 +273,7 @@ class VasClient:
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_JSON_DEPTH",
+    "MAX_LIST_BODY_BYTES",
     "CheckResult",
     "DeadlineRetry",
     "Fetched",

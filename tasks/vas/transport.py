@@ -676,12 +676,14 @@ class Transport:
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         auth: requests.auth.AuthBase | None = None,
+        max_body: int | None = None,
     ) -> Answer:
-        """Send one request (retried as configured) and read its answer within the caps."""
+        """Send one request (retried as configured) and read its answer within the caps
+        (``max_body`` overrides the transport's success cap for this call)."""
         if self.policy is not None:
             self.policy.check_url(url)
         with self.deadline_scope():
-            return self._send(method, url, params, json, data, headers, auth)
+            return self._send(method, url, params, json, data, headers, auth, max_body)
 
     @contextlib.contextmanager
     def deadline_scope(self) -> Iterator[None]:
@@ -704,6 +706,7 @@ class Transport:
         data: bytes | None,
         headers: Mapping[str, str] | None,
         auth: requests.auth.AuthBase | None,
+        max_body: int | None = None,
     ) -> Answer:
         left = remaining() or 0.0
         if left <= 0:
@@ -750,7 +753,7 @@ class Transport:
                     request_id=request_id,
                 )
             ok = 200 <= status < 300
-            body = self._read_body(resp, ok, request_id)
+            body = self._read_body(resp, ok, request_id, max_body or self.max_body)
         sent = resp.request.headers if resp.request is not None else {}
         return Answer(
             status=status,
@@ -760,16 +763,18 @@ class Transport:
             sent_headers=dict(sent),
         )
 
-    def _read_body(self, resp: requests.Response, ok: bool, request_id: str | None) -> bytes:
+    def _read_body(
+        self, resp: requests.Response, ok: bool, request_id: str | None, max_body: int
+    ) -> bytes:
         """Read at most the cap of decoded bytes, enforcing the deadline between socket reads.
 
         A success body over the cap is refused; an error body is cut (its start is enough).
         """
         status = resp.status_code
-        cap = self.max_body if ok else self.max_error_body
+        cap = max_body if ok else self.max_error_body
         too_big = UpstreamInvalidResponse(
             self._reason("too_large"),
-            params={"max_mib": f"{self.max_body / (1024 * 1024):g}"},
+            params={"max_mib": f"{max_body / (1024 * 1024):g}"},
             status=status,
             request_id=request_id,
         )

@@ -10,7 +10,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from tasks.models import CloudProject, Role
+from tasks.models import ChannelKind, ChannelLanguage, CloudProject, EventKind, Role, Severity
 from tasks.services.projects import PLAIN_FIELDS
 from tasks.services.tokens import EXPIRY_CHOICES
 from tasks.vas.parsing import STATES
@@ -43,6 +43,8 @@ class ProjectForm(forms.Form):
         for name, field in forms.fields_for_model(CloudProject, fields=PLAIN_FIELDS).items():
             self.fields[name] = field
         self.fields["endpoint"].required = False
+        # Blank keeps the stored interval (a new project: the default, 300 s).
+        self.fields["poll_interval"].required = False
         self.fields["iam_endpoint"].required = False
         self.fields["endpoint"].help_text = _(
             "Blank: https://iva.{region}.myhuaweicloud.com. Only hosts on the portal's allow list."
@@ -69,7 +71,10 @@ class ProjectForm(forms.Form):
                 )
 
     def plain(self) -> dict:
-        return {f: self.cleaned_data.get(f) for f in PLAIN_FIELDS}
+        plain = {f: self.cleaned_data.get(f) for f in PLAIN_FIELDS}
+        if plain.get("poll_interval") is None:
+            del plain["poll_interval"]
+        return plain
 
     def secrets(self) -> dict[str, str]:
         return {f: self.cleaned_data.get(f) or "" for f in SECRET_LABELS}
@@ -183,6 +188,68 @@ class TokenCreateForm(forms.Form):
         coerce=int,
         initial=30,
     )
+
+
+class ChannelForm(forms.Form):
+    """A notification channel. The target is write-only: never rendered back; blank on edit
+    keeps the stored one."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    kind = forms.ChoiceField(label=_("Kind"), choices=ChannelKind.choices)
+    target = forms.CharField(
+        label=_("Target"),
+        max_length=2000,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_(
+            "Webhook: an https:// URL. Email: addresses separated by commas. Apprise: a URL such "
+            "as dingtalk://token/ or feishu://token/. Stored encrypted; never shown again."
+        ),
+    )
+    severities = forms.MultipleChoiceField(
+        label=_("Send"),
+        choices=Severity.choices,
+        initial=[Severity.PROBLEM, Severity.RECOVERY],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("None ticked: problems and recoveries."),
+    )
+    language = forms.ChoiceField(
+        label=_("Language"), choices=ChannelLanguage.choices, required=False
+    )
+    enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
+
+    def plain(self) -> dict:
+        data = {k: v for k, v in self.cleaned_data.items() if k != "target"}
+        data["severities"] = data.get("severities") or [Severity.PROBLEM, Severity.RECOVERY]
+        data["language"] = data.get("language") or ChannelLanguage.EN
+        return data
+
+
+#: How long a mute lasts, chosen on the task page (the API takes any time up to 30 days).
+MUTE_CHOICES = [
+    (3600, _("1 hour")),
+    (4 * 3600, _("4 hours")),
+    (86400, _("1 day")),
+    (7 * 86400, _("7 days")),
+    (30 * 86400, _("30 days")),
+]
+
+
+class MuteForm(forms.Form):
+    seconds = forms.TypedChoiceField(
+        label=_("Mute for"), choices=MUTE_CHOICES, coerce=int, required=False
+    )
+
+
+class EventFilterForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[("", _("any"))] + list(EventKind.choices), required=False
+    )
+    severity = forms.ChoiceField(
+        label=_("Severity"), choices=[("", _("any"))] + list(Severity.choices), required=False
+    )
+    task_id = forms.RegexField(label=_("Task id"), regex=r"^[A-Za-z0-9_-]{1,64}$", required=False)
 
 
 class TwoFactorCodeForm(forms.Form):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks.web.views import account, projects, task_actions, task_pages, tokens
+from tasks.web.views import account, monitor, projects, task_actions, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
@@ -36,6 +36,24 @@ urlpatterns = [
     path(TASK, task_pages.task_detail, name="task_detail"),
     path(TASK + "history/", task_pages.task_history, name="task_history"),
     path(TASK + "watch/", task_pages.task_watch_toggle, name="task_watch"),
+    path(TASK + "mute/", monitor.task_mute_toggle, name="task_mute"),
+    path("projects/<uuid:project>/channels/", monitor.project_channels, name="project_channels"),
+    path(
+        "projects/<uuid:project>/channels/<int:channel>/edit/",
+        monitor.channel_edit,
+        name="channel_edit",
+    ),
+    path(
+        "projects/<uuid:project>/channels/<int:channel>/delete/",
+        monitor.channel_delete,
+        name="channel_delete",
+    ),
+    path(
+        "projects/<uuid:project>/channels/<int:channel>/test/",
+        monitor.channel_test,
+        name="channel_test",
+    ),
+    path("projects/<uuid:project>/events/", monitor.project_events, name="project_events"),
     path(TASK + "start/", task_actions.task_start_view, name="task_start"),
     path(TASK + "stop/", task_actions.task_stop_view, name="task_stop"),
     path(TASK + "roi/edit/", task_actions.task_roi_edit, name="task_roi_edit"),

@@ -12,7 +12,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from tasks.models import CloudProject, TrackedTask
+from tasks.models import Channel, CloudProject, TrackedTask
+from tasks.services.channels import channel_create
 from tasks.services.projects import project_create
 from tasks.services.snapshots import snapshot_record
 from tasks.vas.parsing import redact_task
@@ -75,6 +76,15 @@ class Command(BaseCommand):
                 ) from exc
         if not TrackedTask.objects.filter(project=project).exists():
             self._seed_history(project)
+        if not Channel.objects.filter(project=project).exists():
+            # The worker's notifications of the watched demo tasks, printed by the console email
+            # backend of `make run`.
+            channel_create(
+                actor=user,
+                project=project,
+                fields={"name": "Console email", "kind": "email"},
+                target="admin@example.com",
+            )
         self.stdout.write(self.style.SUCCESS("Demo ready."))
         self.stdout.write(f"  log in as: {DEMO_USER} / {demo_password()}")
         self.stdout.write(f"  project:   {DEMO_PROJECT} → {project.endpoint}")

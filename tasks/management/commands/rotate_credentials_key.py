@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from tasks import crypto
-from tasks.models import CloudProject
+from tasks.models import Channel, CloudProject
 
 
 class Command(BaseCommand):
@@ -36,8 +36,16 @@ class Command(BaseCommand):
                     if changed:
                         project.save(update_fields=changed)
                         rotated += 1
+        channels, unreadable_channels = self._rotate_channels()
         usage = self._key_usage()
         self.stdout.write(f"re-encrypted the secrets of {rotated} project(s) with key #1 (newest)")
+        self.stdout.write(f"re-encrypted the targets of {channels} channel(s) with key #1")
+        if unreadable_channels:
+            self.stderr.write(
+                "could not decrypt the targets of channel(s): "
+                + ", ".join(sorted(unreadable_channels))
+                + ". Enter their targets again."
+            )
         for index in range(len(settings.PORTAL_CREDENTIALS_KEYS)):
             age = "newest" if index == 0 else "older"
             self.stdout.write(f"projects using key #{index + 1} ({age}): {usage.get(index, 0)}")
@@ -49,6 +57,24 @@ class Command(BaseCommand):
                 f"could not decrypt the credentials of: {names}. Their credentials must be entered "
                 "again (or the old key put back in PORTAL_CREDENTIALS_KEYS)."
             )
+
+    @staticmethod
+    def _rotate_channels() -> tuple[int, list[str]]:
+        """Channel targets (and webhook headers) are secrets too."""
+        rotated, unreadable = 0, []
+        for pk in Channel.objects.order_by("pk").values_list("pk", flat=True):
+            with transaction.atomic():
+                channel = Channel.objects.select_for_update().get(pk=pk)
+                try:
+                    channel.target_enc = crypto.rotate(channel.target_enc)
+                    if channel.headers_enc:
+                        channel.headers_enc = crypto.rotate(channel.headers_enc)
+                except crypto.InvalidToken:
+                    unreadable.append(f"{channel.name} ({channel.project_id})")
+                    continue
+                channel.save(update_fields=["target_enc", "headers_enc"])
+                rotated += 1
+        return rotated, unreadable
 
     @staticmethod
     def _key_usage() -> Counter:

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -270,6 +270,29 @@ def _watched(
     return watched
 
 
+def _monitor_state(project: CloudProject, service: str, task_id: str) -> dict[str, Any]:
+    """A watched task's mute and its service's last poll, for the task page."""
+    from tasks.models import PollSchedule
+    from tasks.web.forms import MuteForm
+
+    muted_until = (
+        TrackedTask.objects.filter(project=project, service=service, task_id=task_id)
+        .values_list("muted_until", flat=True)
+        .first()
+    )
+    schedule = (
+        PollSchedule.objects.filter(project=project, service=service)
+        .values("last_poll_at", "last_success_at", "next_poll_at", "failing_code")
+        .first()
+    )
+    muted = muted_until is not None and muted_until > timezone.now()
+    return {
+        "muted_until": muted_until if muted else None,
+        "schedule": schedule,
+        "mute_form": MuteForm(),
+    }
+
+
 def _task_urls(project: CloudProject, service: str, task_id: str) -> dict[str, str]:
     task = {"project": project.public_id, "service": service, "task_id": task_id}
     return {
@@ -278,6 +301,7 @@ def _task_urls(project: CloudProject, service: str, task_id: str) -> dict[str, s
         "detail": reverse("task_detail", kwargs=task),
         "history": reverse("task_history", kwargs=task),
         "watch": reverse("task_watch", kwargs=task),
+        "mute": reverse("task_mute", kwargs=task),
         "start": reverse("task_start", kwargs=task),
         "stop": reverse("task_stop", kwargs=task),
         "frame": reverse("api-task-frame", kwargs=task),
@@ -317,13 +341,16 @@ def _detail_context(
     view = TaskView.from_payload(result.task)
     meta = result.reader_meta()  # a stale copy's error in the reader's words
     urls = _task_urls(project, service, task_id)
+    watched = _watched(project, service, task_id, result, cached)
     return {
         "project": project,
         "service": service,
         "task_id": task_id,
         "task": view,
         "meta": meta,
-        "watched": _watched(project, service, task_id, result, cached),
+        "watched": watched,
+        # Only a watched task is polled and can be muted: two small queries then, none else.
+        "monitor": _monitor_state(project, service, task_id) if watched else None,
         "urls": urls,
         "is_admin": project.role == Role.ADMIN,
         "body": task_body_html(
