@@ -182,3 +182,14 @@ def test_a_name_answering_public_and_loopback_at_once_is_refused(simulator_serve
     with pytest.raises(EndpointNotAllowed):
         _vas(simulator_server.port).show_task(SVC, TASK_A_ID)
     assert simulator_server.simulator.count() == 0
+
+
+def test_a_rebinding_webhook_channel_never_reaches_loopback(settings, receiver, rebinding):
+    # The monitor's own sender: its pre-check resolves (honestly), the connection is judged anew.
+    from tasks.services import notify
+
+    settings.PORTAL_NOTIFY_ALLOWED_HOSTS = []  # any public host
+    port, hits = receiver
+    with pytest.raises(notify.NotifyRefused):
+        notify._post_json(f"http://{REBINDING}:{port}/hook", {"event": {}}, {})
+    assert hits == []

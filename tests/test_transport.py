@@ -487,3 +487,10 @@ def test_a_hostile_iam_is_the_contracts_json_error_in_bounded_time(
     error = assert_error(response, status, code)
     assert DEFAULT_IAM_PASSWORD not in response.content.decode()
     assert error["code"] == code and simulator.count(TASK_PATH) == 0
+
+
+def test_no_retry_methods_means_no_status_retries(simulator_server, simulator):
+    simulator.set_fault("*", "500")
+    session = guarded_session(AddressPolicy(allowed_hosts=("127.0.0.1",)), retry_methods=())
+    answer = session.get(simulator_server.url + TASK_PATH, timeout=3)
+    assert answer.status_code == 500 and simulator.count(TASK_PATH) == 1

@@ -455,13 +455,15 @@ def make_retry(methods: Iterable[str] = ("GET",)) -> DeadlineRetry:
     """At most two retries, for connection failures and 5xx, only for ``methods``."""
     # read=False: a read timeout or a connection dropped after sending is never retried (the
     # request may have been processed) and surfaces as its own exception type.
+    allowed = frozenset(m.upper() for m in methods)
     return DeadlineRetry(
         total=2,
         connect=2,
         read=False,
-        status=2,
+        # urllib3 reads an empty method set as "every method": no methods, no status retries.
+        status=2 if allowed else 0,
         other=0,
-        allowed_methods=frozenset(m.upper() for m in methods),
+        allowed_methods=allowed,
         status_forcelist=(500, 502, 503, 504),
         backoff_factor=0.05,
         backoff_jitter=0.05,
