@@ -3,9 +3,15 @@
 import pytest
 from django.core.cache import cache
 
-from tests.vas_fixtures import *  # noqa: F403 - simulator, simulator_server, vas_client
-
-pytest_plugins = ["tests.redis_fixtures"]  # private_redis, redis_cache, redis_round_trips
+# Fixture modules shared by every test file (no star imports): the simulator (simulator,
+# simulator_server, vas_client), the API client (api), local receivers (receiver), a private
+# Redis (private_redis, redis_cache, redis_round_trips).
+pytest_plugins = [
+    "tests.vas_fixtures",
+    "tests.api_fixtures",
+    "tests.receivers",
+    "tests.redis_fixtures",
+]
 
 
 @pytest.fixture(autouse=True)

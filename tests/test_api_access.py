@@ -5,7 +5,6 @@ import pytest
 
 from tasks.services.frames import frame_put
 from tasks.services.task_fetch import task_fetch
-from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import ROLES, assert_error, assert_no_secrets
 from vassim.simulator import DEFAULT_AK, DEFAULT_SK, SEED_TASK_ID
 

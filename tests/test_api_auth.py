@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from tasks.models import ApiToken, AuditEvent
 from tasks.services.tokens import token_create
-from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import assert_error, basic, token_client, token_for
 
 pytestmark = pytest.mark.django_db

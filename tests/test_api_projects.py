@@ -5,7 +5,6 @@ import json
 import pytest
 
 from tasks.models import AuditEvent, CloudProject, Membership, Role
-from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import assert_error, assert_no_secrets
 from tests.conftest import SECRETS
 

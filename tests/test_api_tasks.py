@@ -8,7 +8,6 @@ import pytest
 
 from tasks.models import TrackedTask
 from tasks.services.task_fetch import task_fetch
-from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import assert_error, assert_no_secrets
 from vassim.simulator import SEED_TASK_ID, SEEDED_IDS, TASK_B_ID
 

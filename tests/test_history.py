@@ -17,7 +17,6 @@ from tasks.models import TaskSnapshot, TrackedTask
 from tasks.services.snapshots import snapshot_record
 from tasks.services.task_fetch import task_fetch
 from tasks.web.views import task_pages
-from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from vassim.simulator import SEED_TASK_ID, TASK_A_ID
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]

@@ -29,7 +29,6 @@ from tasks.services.polling import poll_service, schedules_claim_due, schedules_
 from tasks.services.snapshots import snapshot_record
 from tasks.services.task_fetch import task_fetch
 from tasks.services.watch import task_mute
-from tests.receivers import *  # noqa: F403
 from vassim.simulator import SEED_TASK_ID, TASK_A_ID
 
 SERVICE = "c-face-edge"

@@ -14,9 +14,7 @@ from tasks.services.channels import InvalidChannel, channel_create
 from tasks.services.notify import NotifyRefused, url_check
 from tasks.services.polling import poll_service
 from tasks.services.task_fetch import task_fetch
-from tests.api_fixtures import *  # noqa: F403 - the api fixture
 from tests.api_fixtures import ROLES, assert_error, assert_no_secrets
-from tests.receivers import *  # noqa: F403
 from vassim.simulator import DEFAULT_AK, DEFAULT_SK, SEED_TASK_ID
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]

@@ -22,7 +22,6 @@ from tasks.services.channels import channel_create
 from tasks.services.notify import notification_deliver
 from tasks.services.task_fetch import task_fetch
 from tasks.worker import huey, sweep
-from tests.receivers import *  # noqa: F403
 from vassim.simulator import SEED_TASK_ID
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

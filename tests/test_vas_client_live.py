@@ -26,7 +26,6 @@ from tasks.vas import (
     VasClient,
 )
 from tasks.vas.client import parse_json
-from tests.vas_fixtures import *  # noqa: F403 - the simulator fixtures
 from vassim.simulator import (
     DEFAULT_AK,
     DEFAULT_IAM_DOMAIN,

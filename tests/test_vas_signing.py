@@ -17,7 +17,6 @@ from huaweicloudsdkvas.v2 import ListTasksDetailsRequest, ShowTaskRequest
 from huaweicloudsdkvas.v2 import VasClient as SdkVasClient
 
 from tasks.vas.auth import AkSkAuth, StaticTokenAuth, canonical_request, sign
-from tests.vas_fixtures import *  # noqa: F403 - the simulator fixtures
 from vassim.simulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK, SEED_TASK_ID
 
 AK = "AKEXAMPLEAKEXAMPLE00"
