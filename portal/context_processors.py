@@ -9,7 +9,15 @@ from django.templatetags.static import static
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import translation
 
-SITE_URL_NAMES = ("projects", "set_language", "account_tokens", "two_factor", "logout", "login")
+SITE_URL_NAMES = (
+    "dashboard",
+    "projects",
+    "set_language",
+    "account_tokens",
+    "two_factor",
+    "logout",
+    "login",
+)
 
 
 @lru_cache(maxsize=32)

@@ -130,7 +130,10 @@ TEMPLATES = [
                 "portal.context_processors.site",
             ],
             # The HTML side's template tags live with the rest of it, in tasks.web.
-            "libraries": {"task_extras": "tasks.web.templatetags.task_extras"},
+            "libraries": {
+                "task_extras": "tasks.web.templatetags.task_extras",
+                "fleet_extras": "tasks.web.templatetags.fleet_extras",
+            },
         },
     },
 ]
@@ -193,7 +196,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/projects/"
+LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # Failed logins: 5 failures for one user from one address lock that pair for 15 minutes.

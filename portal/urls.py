@@ -8,7 +8,7 @@ urlpatterns = [
     # The busiest first: Django tries the patterns in order.
     path("api/", include("tasks.api.urls")),
     path("", include("tasks.web.urls")),
-    path("", RedirectView.as_view(url="/projects/", permanent=False)),
+    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -1,5 +1,6 @@
 """Cloud projects, who may use them, the tasks fetched through them, and what was done."""
 
+import secrets
 import uuid
 from typing import Any
 
@@ -24,6 +25,11 @@ SERVICE_NAME = RegexValidator(
 
 def default_cache_ttl() -> int:
     return settings.PORTAL_DEFAULT_CACHE_TTL
+
+
+def new_badge_key() -> str:
+    """An unguessable key for a project's status badges (tasks.services.badges): 192 random bits."""
+    return secrets.token_urlsafe(24)
 
 
 class AuthType(models.TextChoices):
@@ -95,6 +101,9 @@ class CloudProject(models.Model):
     # upstream said), worded in the reader's language when shown.
     last_check_result = models.JSONField(default=dict, blank=True, editable=False)
     last_check_at = models.DateTimeField(null=True, editable=False)
+    # In the status badges' URLs (/badge/<key>/…): whoever holds it sees only state words. Not a
+    # credential, but rotated by an admin when a URL leaked too far (tasks.services.badges).
+    badge_key = models.CharField(max_length=64, unique=True, default=new_badge_key, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -221,6 +230,10 @@ class TrackedTask(models.Model):
     # that grows with the history. Kept in step, in the transaction that adds or deletes rows, by
     # the only writers of snapshots: tasks.services.snapshots (record adds one, prune recounts).
     snapshot_count = models.PositiveIntegerField(default=0, editable=False)
+    # What needs an admin's attention in the newest version's payload, as space-separated codes
+    # ("roi:too_few_points webhook_not_https"; "" = nothing): worked out once per new version by
+    # tasks.services.attention.payload_problem_codes, so "needs attention" reads no payloads.
+    payload_problems = models.CharField(max_length=500, blank=True, default="", editable=False)
     # The reference still's size (TaskFrame), kept in step by tasks.services.frames: every fetch
     # reads this row anyway, so the ROI's real frame costs no query of its own.
     frame_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
@@ -238,6 +251,27 @@ class TrackedTask(models.Model):
             # poll_tasks: "every watched task".
             models.Index(
                 fields=["watched"], name="tracked_watched", condition=models.Q(watched=True)
+            ),
+            # The dashboard (tasks.services.dashboard): "counts per state of each project" (GROUP
+            # BY project, state: an index-only scan with the columns it filters on included) and
+            # "the problems" (state IN the problem states).
+            models.Index(
+                fields=["project", "state"],
+                include=["watched", "last_fetched", "gone_at"],
+                name="tracked_project_state",
+            ),
+            # Needs attention (tasks.services.attention): "the tasks whose newest version has a
+            # problem", a few among many.
+            models.Index(
+                fields=["project"],
+                name="tracked_payload_problems",
+                condition=~models.Q(payload_problems=""),
+            ),
+            # Needs attention: "muted tasks whose mute has ended" (muted ones are few).
+            models.Index(
+                fields=["project", "muted_until"],
+                name="tracked_muted",
+                condition=models.Q(muted_until__isnull=False),
             ),
         ]
         ordering = ["-last_fetched"]
@@ -296,6 +330,13 @@ class TaskSnapshot(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["task", "seq"], name="one_snapshot_per_seq"),
+        ]
+        indexes = [
+            # tasks.services.health.task_health_get: "a task's versions last seen inside the
+            # window" (task = … AND last_seen >= start ORDER BY last_seen) and "the one just
+            # before it" (last_seen < start ORDER BY last_seen DESC LIMIT 1). last_seen grows
+            # with seq, so the window's rows are one contiguous range of this index.
+            models.Index(fields=["task", "last_seen"], name="snapshot_task_last_seen"),
         ]
         # The unique (task, seq) index serves "newest snapshot of a task" (ORDER BY seq DESC
         # LIMIT 1), "history of a task, newest first" (ORDER BY seq DESC LIMIT page) and "a

@@ -61,6 +61,8 @@ ENDPOINTS = [
     ("frame-delete", "delete", TASK + "frame/", None, 204, "admin"),
     ("snapshots", "get", TASK + "snapshots/", None, 200, "member"),
     ("snapshot", "get", TASK + "snapshots/{snapshot}/", None, 200, "member"),
+    ("health", "get", TASK + "health/?days=7", None, 200, "member"),
+    ("dashboard", "get", "/api/v1/dashboard/", None, 200, "anyone"),
 ]
 
 EXPECTED = {

@@ -75,7 +75,7 @@ def test_healthz_names_a_broken_cache(client):
 @pytest.mark.django_db
 def test_anonymous_root_ends_at_the_login_page(client):
     response = client.get("/", follow=True)
-    assert response.redirect_chain[0] == ("/projects/", 302)
+    assert response.redirect_chain[0] == ("/dashboard/", 302)
     assert response.redirect_chain[-1][0].startswith("/accounts/login/")
     assert b"Log in" in response.content
 

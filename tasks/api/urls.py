@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from tasks.api import monitor, views
+from tasks.api import fleet, monitor, views
 
 TASK = "v1/projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
@@ -19,6 +19,14 @@ urlpatterns = [
         views.SnapshotDetailView.as_view(),
         name="api-snapshot",
     ),
+    path(TASK + "health/", fleet.TaskHealthView.as_view(), name="api-task-health"),
+    path(
+        "v1/projects/<uuid:project>/vias/tasks/<str:task_id>/health/",
+        fleet.TaskHealthView.as_view(),
+        {"service": "vias"},
+        name="api-vias-task-health",
+    ),
+    path("v1/dashboard/", fleet.DashboardView.as_view(), name="api-dashboard"),
     path(TASK + "mute/", monitor.TaskMuteView.as_view(), name="api-task-mute"),
     path(
         "v1/projects/<uuid:project>/channels/",

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from tasks.models import CloudProject, TaskSnapshot, TrackedTask
+from tasks.services.attention import payload_problems_field
 from tasks.services.events import event_record_back, event_record_for_change, event_record_gone
 
 #: Left out of a version's identity: ShowTask carries it and the task list never does, so a
@@ -20,6 +21,12 @@ def content_hash(payload: dict[str, Any]) -> str:
     versioned = {k: v for k, v in payload.items() if k not in UNVERSIONED_KEYS}
     canonical = json.dumps(versioned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _frame_of(tracked: TrackedTask) -> tuple[int, int] | None:
+    """The reference still's size, when one is stored (tasks.services.frames keeps it)."""
+    width, height = getattr(tracked, "frame_width", None), getattr(tracked, "frame_height", None)
+    return (width, height) if width and height else None
 
 
 def snapshot_record(
@@ -84,7 +91,14 @@ def snapshot_record(
                 # Counted in the transaction that adds the row: a writer that loses the race
                 # on (task, seq) counts nothing before it retries.
                 new_version = (
-                    {"last_changed": now, "snapshot_count": F("snapshot_count") + 1}
+                    {
+                        "last_changed": now,
+                        "snapshot_count": F("snapshot_count") + 1,
+                        # Read from the payload once per version, not by every "needs attention".
+                        "payload_problems": payload_problems_field(
+                            payload, service, _frame_of(tracked)
+                        ),
+                    }
                     if changed
                     else {}
                 )

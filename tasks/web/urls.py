@@ -1,10 +1,14 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from tasks.web.views import account, monitor, projects, task_actions, task_pages, tokens
+from tasks.web.views import account, fleet, monitor, projects, task_actions, task_pages, tokens
 
 TASK = "projects/<uuid:project>/services/<str:service>/tasks/<str:task_id>/"
 
+#: A project's badge key (secrets.token_urlsafe) and a task's badge token (tasks.services.badges).
+BADGE = r"^badge/(?P<key>[A-Za-z0-9_-]{1,64})/"
+
 urlpatterns = [
+    path("dashboard/", fleet.dashboard, name="dashboard"),
     path("projects/", projects.project_list, name="projects"),
     path("projects/new/", projects.project_new, name="project_new"),
     path("projects/<uuid:project>/", projects.project_detail, name="project_detail"),
@@ -63,4 +67,12 @@ urlpatterns = [
     path("account/sign-out-everywhere/", tokens.sign_out_everywhere, name="sign_out_everywhere"),
     path("account/two-factor/", account.two_factor, name="two_factor"),
     path("account/two-factor/verify/", account.two_factor_verify, name="two_factor_verify"),
+    path("projects/<uuid:project>/attention/", fleet.project_attention, name="project_attention"),
+    path("projects/<uuid:project>/badges/rotate/", fleet.badge_rotate, name="badge_rotate"),
+    re_path(BADGE + r"project\.(?P<fmt>svg|json)$", fleet.project_badge, name="project_badge"),
+    re_path(
+        BADGE + r"t/(?P<token>[A-Za-z0-9_-]{1,400})\.(?P<fmt>svg|json)$",
+        fleet.task_badge,
+        name="task_badge",
+    ),
 ]

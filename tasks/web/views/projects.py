@@ -15,6 +15,7 @@ from tasks.models import Role
 from tasks.services import members as member_services
 from tasks.services import projects as project_services
 from tasks.web.forms import MemberAddForm, ProjectForm
+from tasks.web.views import fleet
 
 
 @login_required
@@ -55,6 +56,7 @@ def project_detail(request: HttpRequest, project) -> HttpResponse:
         "events": selectors.audit_event_list(project=project) if project.role == Role.ADMIN else [],
     }
     context.update(_task_panel_context(request, project))
+    context.update(fleet.project_extras(request, project))
     return render(request, "tasks/project_detail.html", context)
 
 

@@ -55,6 +55,7 @@ from tasks.vas.parsing import KNOWN_SERVICES, TaskView
 from tasks.web.forms import TaskFilterForm, TaskLookupForm
 from tasks.web.task_body import body_cache_key, task_body_html
 from tasks.web.task_body import inline as _inline
+from tasks.web.views import fleet
 
 RECENT_TASKS = 10
 HISTORY_PAGE_SIZE = 20
@@ -322,6 +323,7 @@ def _detail_cache_read(request: HttpRequest, public_id, service: str, task_id: s
             task_key,
             body_cache_key(task_key, translation.get_language()),
             memo.watched_epoch_key(public_id, service, task_id),
+            fleet.health_cache_key(public_id, service, task_id, translation.get_language()),
         ]
     read = cache_read(keys)
     request.user = memo.session_user(request, cached=read)
@@ -411,6 +413,7 @@ def task_detail(request: HttpRequest, project, service: str, task_id: str) -> Ht
         latest_snapshot_id=latest_id,
         cached=cached,
     )
+    context.update(fleet.detail_extras(request, project, service, task_id, result.meta, cached))
     return render(request, "tasks/task_detail.html", context)
 
 
