@@ -45,9 +45,12 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# mypy with the django-stubs plugin, which imports the settings: DEBUG=true so that no production
+# secret is needed to type-check.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .
@@ -60,4 +63,4 @@ bench: install
 	@for script in bench/bench_*.py bench/resilience_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache

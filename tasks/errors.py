@@ -311,7 +311,7 @@ def roi_problem_text(problem: Mapping[str, Any]) -> str:
     params = dict(problem.get("params") or {})
     if "kind" in params and "number" in params:
         params["shape"] = shape_label(params)
-    return fill(problem_template(problem), params)
+    return fill(problem_template(dict(problem)), params)
 
 
 def roi_for_reader(roi: Mapping[str, Any]) -> dict[str, Any]:
@@ -327,7 +327,7 @@ def roi_for_reader(roi: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _connected(params: Mapping[str, Any]) -> str:
-    count = params.get("count") if isinstance(params.get("count"), int) else 0
+    count: int = params["count"] if isinstance(params.get("count"), int) else 0
     return ngettext(
         "Connected: %(count)d task in service %(service)s.",
         "Connected: %(count)d tasks in service %(service)s.",
@@ -336,7 +336,8 @@ def _connected(params: Mapping[str, Any]) -> str:
 
 
 def _connected_vias(params: Mapping[str, Any]) -> str:
-    count = params.get("count") if isinstance(params.get("count"), int) else 0
+    given = params.get("count")
+    count = given if isinstance(given, int) else 0
     # The first page of the VIAS list: VIAS gives no total.
     return ngettext(
         "Connected: %(count)d VIAS task on the first page.",
@@ -445,7 +446,7 @@ entry(
     next_step=gettext_noop("Go back to the first page of the list."),
     links=("browse",),
     reasons={
-        # The VIAS list pages by number (VAS-API.md §10.5).
+        # The VIAS list pages by number (VAS-API.md §10).
         "vias": gettext_noop("page must be %(first)d or more and page_size %(min)d–%(max)d."),
     },
     example={"params": {"max": 100}},
@@ -783,6 +784,10 @@ entry(
         ),
         "iam_no_token": gettext_noop(
             "IAM answered without an X-Subject-Token header. Check the IAM endpoint."
+        ),
+        "iam_unusable": gettext_noop(
+            "IAM sent an answer the portal cannot use (too large, not decodable or a redirect). "
+            "Check the IAM endpoint."
         ),
         "unexpected_status": gettext_noop(
             "The VAS upstream answered with an unexpected HTTP %(status)s. Check the endpoint "

@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -47,6 +48,9 @@ class CloudProject(models.Model):
     SECRET_FIELDS = ("access_key", "secret_key", "security_token", "iam_password", "token")
     #: Never cached (tasks.caching.memo): a project from the cache has these deferred.
     SECRET_COLUMNS = (*(f"{field}_enc" for field in SECRET_FIELDS), "access_key_hint")
+
+    #: The requesting user's role, set by tasks.access when it fetches the project (no column).
+    role: str
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(_("name"), max_length=100, unique=True)
@@ -301,7 +305,7 @@ class TaskSnapshotQuerySet(models.QuerySet):
         """This queryset, whose `count()` answers `count` without a query. The paginators call
         `count()`: a task's history is counted by TrackedTask.snapshot_count, not a COUNT(*)
         over all its rows. Any further filter or slice is a new queryset that counts again."""
-        clone = self._chain()
+        clone = self._chain()  # type: ignore[attr-defined]
         clone._known_count = count
         return clone
 
@@ -356,9 +360,10 @@ class ApiToken(AbstractAuthToken):
     digest of the key is stored; it expires, can be revoked, and remembers when it was last used.
     """
 
-    name = models.CharField(_("name"), max_length=100, blank=True)
+    # Typed by hand: the plugin cannot see through knox's untyped base model.
+    name: "models.CharField[str, str]" = models.CharField(_("name"), max_length=100, blank=True)
     # Written at most once a minute per token (see tasks.api.authentication), not on every call.
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_at: "models.DateTimeField[Any, Any]" = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
@@ -447,7 +452,7 @@ class TaskEvent(models.Model):
     """
 
     project = models.ForeignKey(CloudProject, on_delete=models.CASCADE, related_name="events")
-    task = _TrackedTaskKey(
+    task = _TrackedTaskKey(  # type: ignore[misc] # the plugin types only ForeignKey itself
         TrackedTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
     service = models.CharField(max_length=64, blank=True)

@@ -41,6 +41,8 @@ def _build_auth(project: CloudProject) -> AuthBase:
                 password=secrets["iam_password"],
                 project_id=project.upstream_project_id,
                 timeout=settings.PORTAL_UPSTREAM_TIMEOUT,
+                # Guarded at every connection, whatever saved the address (form, API, admin).
+                allowed_hosts=settings.PORTAL_UPSTREAM_ALLOWED_HOSTS,
             )
         return StaticTokenAuth(secrets["token"], project_id=project.upstream_project_id)
     except (KeyError, ValueError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -21,7 +22,7 @@ BAD_ROI = '{"polygons": [{"data": [[10, 10], [20, 20]]}, {"data": [[-5, 0], [100
 
 
 def vas_task(roi: str | None = None, webhook: str | None = None) -> dict:
-    task = {"id": "t", "state": "RUNNING", "service_config": {"common": {}}}
+    task: dict[str, Any] = {"id": "t", "state": "RUNNING", "service_config": {"common": {}}}
     if roi is not None:
         task["service_config"]["common"]["target_roi"] = roi
     if webhook is not None:

@@ -193,12 +193,14 @@ def sample(page, points: list[list[float]]) -> list[tuple[int, int, int]]:
 
 def hex_rgb(value: str) -> tuple[int, int, int]:
     value = value.lstrip("#")
-    return tuple(int(value[i : i + 2], 16) for i in (0, 2, 4))
+    red, green, blue = (int(value[i : i + 2], 16) for i in (0, 2, 4))
+    return red, green, blue
 
 
 def blend(colour: str, background: str, alpha: float) -> tuple[int, int, int]:
     fg, bg = hex_rgb(colour), hex_rgb(background)
-    return tuple(round(alpha * f + (1 - alpha) * b) for f, b in zip(fg, bg, strict=True))
+    red, green, blue = (round(alpha * f + (1 - alpha) * b) for f, b in zip(fg, bg, strict=True))
+    return red, green, blue
 
 
 def close(actual, expected, tolerance: int = 6) -> bool:

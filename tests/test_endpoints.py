@@ -136,3 +136,15 @@ def test_the_dns_guard_refuses_hosts_off_the_list(monkeypatch):
     _fake_dns(monkeypatch, "121.36.0.1")
     with pytest.raises(EndpointNotAllowed):
         _client("https://example.com", [".myhuaweicloud.com"]).show_task("c", "a" * 32)
+
+
+@pytest.mark.parametrize("url", ["https://169.254.169.254", "https://[fd00:ec2::254]"])
+def test_a_metadata_address_is_refused_even_when_listed(url):
+    host = url.split("//", 1)[1].strip("[]")
+    with pytest.raises(ValueError) as info:
+        validate_endpoint(url, [host])
+    assert "never calls" in str(info.value)
+
+
+def test_a_listed_private_literal_is_accepted():
+    assert validate_endpoint("https://10.0.0.5", ["10.0.0.5"]) == "https://10.0.0.5"

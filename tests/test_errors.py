@@ -8,6 +8,7 @@ import ast
 import importlib
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -116,10 +117,10 @@ def test_every_upstream_error_class_and_drf_exception_has_an_entry():
     assert drf and {cls.default_code for cls in drf} <= set(CATALOGUE)
 
 
-def _raised_in_sources() -> list[tuple[str, str, str]]:
+def _raised_in_sources() -> list[tuple[str, Any, Any]]:
     """(where, code, reason) of every error raised or message made with literal names in the
     portal's sources."""
-    found = []
+    found: list[tuple[str, Any, Any]] = []
     for path in sorted((BASE / "tasks").rglob("*.py")) + sorted((BASE / "portal").rglob("*.py")):
         if "migrations" in path.parts:
             continue
@@ -137,6 +138,8 @@ def _raised_in_sources() -> list[tuple[str, str, str]]:
             first = (
                 node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
             )
+            code: Any
+            reason: Any
             if name in VAS_ERRORS:  # VasError(reason, params=…)
                 code, reason = VAS_ERRORS[name], first or ""
             elif PORTAL_ERRORS[name] is None:  # PortalError(code, reason=…) and Message

@@ -5,6 +5,7 @@ serialised anyway), hostile task documents from hypothesis, NUL bytes and huge i
 import base64
 import json
 import logging
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -503,7 +504,7 @@ ODD_TEXT = [
 
 
 def _nested(depth: int):
-    value = "deep"
+    value: Any = "deep"
     for level in range(depth):
         value = [value] if level % 2 else {"k": value}
     return value

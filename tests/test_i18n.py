@@ -61,7 +61,7 @@ def parse_po(path: Path) -> dict[tuple[str | None, str, str | None], dict]:
         if not lines or all(line.startswith("#~") for line in lines):
             continue
         fields: dict[str, list[str]] = {}
-        current = None
+        current = ""
         flags = ""
         for line in lines:
             if line.startswith("#,"):
@@ -140,7 +140,7 @@ def test_the_compiled_catalogue_is_current(tmp_path):
 
 
 def test_state_names_are_the_sdks_chinese_names():
-    # VAS-API.md §3.1.
+    # docs/VAS-API.md §3.1.
     assert {state: zh for state, (_f, _m, zh) in STATES.items()} == {
         "PENDING": "等待中",
         "RECOVERING": "恢复中",

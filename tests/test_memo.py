@@ -5,6 +5,7 @@ the local-memory cache and on a private Redis."""
 
 import pickle
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -42,8 +43,9 @@ def _warm(client, url: str) -> None:
 
 def _raw_cache() -> dict[str, bytes]:
     """Every key of this cache and its value as stored: local memory, or Redis (CACHE_URL)."""
-    if hasattr(cache._cache, "get_client"):
-        client = cache._cache.get_client()
+    raw: Any = cache._cache  # type: ignore[attr-defined]
+    if hasattr(raw, "get_client"):
+        client = raw.get_client()
         return {
             # Upstream budgets are hashes (tokens, time): their fields and values, as stored.
             key.decode(): client.get(key)
@@ -51,7 +53,7 @@ def _raw_cache() -> dict[str, bytes]:
             else repr(client.hgetall(key)).encode()
             for key in client.scan_iter(cache.make_key("*"))
         }
-    return dict(cache._cache)
+    return dict(raw)
 
 
 def _cache_values() -> list[bytes]:

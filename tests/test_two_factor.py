@@ -40,7 +40,9 @@ def sign_in(client: Client, username: str, password: str, follow: bool = False):
 def enrol(client: Client) -> tuple[str, list[str]]:
     """Turns two-factor login on from the page, with a real code: (secret, recovery codes)."""
     page = client.get("/account/two-factor/").content.decode()
-    secret = re.search(r'id="totp-secret">([A-Z2-7=]+)<', page).group(1)
+    found = re.search(r'id="totp-secret">([A-Z2-7=]+)<', page)
+    assert found is not None, page
+    secret = found.group(1)
     response = client.post("/account/two-factor/", {"action": "enable", "code": code_for(secret)})
     assert response.status_code == 200
     html = response.content.decode()

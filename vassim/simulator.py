@@ -81,12 +81,16 @@ FAULT_MODES = frozenset(
         "oversized",
         "oversized_stream",
         "gzip_bomb",
+        "huge_error",
         "trickle",
         "drop",
         "reset",
         "redirect",
     }
 )
+
+#: The body of the "huge_error" fault: a 500 whose error text never ends (sent, never built).
+HUGE_ERROR_BYTES = 200 * 1024 * 1024
 
 _TASK_ID = re.compile(r"^(?:[0-9a-f]{32}|task\w{8})$")
 _SERVICE = re.compile(r"^[a-z][a-z-]{0,98}[a-z]$")
@@ -627,7 +631,8 @@ class Simulator:
         retry_after: str | float | None = None,
         times: int | None = None,
     ) -> None:
-        """Inject a fault for a task id, ``"list"`` (task lists) or ``"*"`` (every API call)."""
+        """Inject a fault for a task id, ``"list"`` (task lists), ``"*"`` (every VAS call) or
+        ``"iam"`` (the IAM token request)."""
         if mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {mode!r}")
         with self._lock:
@@ -746,6 +751,12 @@ class Simulator:
             if path.startswith("/_sim/"):
                 return self._control(method, path, environ, start_response)
             if path.rstrip("/") == "/v3/auth/tokens" and method == "POST":
+                # Faults for IAM are set on the key "iam" only ("*" means the VAS calls).
+                fault = self._take_fault("iam", wildcard=False)
+                if fault is not None and fault.mode == "delay":
+                    time.sleep(fault.seconds)
+                elif fault is not None:
+                    return self._fault(fault, environ, start_response)
                 return self._iam(environ, start_response)
             vias_match = vias.VIAS_PATH.match(path)
             if vias_match:
@@ -1058,9 +1069,9 @@ class Simulator:
 
     # -- faults
 
-    def _take_fault(self, key: str) -> Fault | None:
+    def _take_fault(self, key: str, *, wildcard: bool = True) -> Fault | None:
         with self._lock:
-            for candidate in (key, "*"):
+            for candidate in (key, "*") if wildcard else (key,):
                 fault = self.faults.get(candidate)
                 if fault is None:
                     continue
@@ -1111,6 +1122,13 @@ class Simulator:
                 return _raw(start_response, 200, body)
             start_response("200 OK", _headers("application/json"))
             return _chunks(body, 64 * 1024)
+        if mode == "huge_error":
+            size = HUGE_ERROR_BYTES
+            start_response(
+                "500 Internal Server Error",
+                _headers("application/json") + [("Content-Length", str(size))],
+            )
+            return _repeat(b"x" * (64 * 1024), size // (64 * 1024))
         if mode == "gzip_bomb":
             bomb = gzip_bomb()
             start_response(
@@ -1362,6 +1380,11 @@ def _empty(start_response: Callable[..., Any], status: int) -> list[bytes]:
 def _chunks(body: bytes, size: int) -> Iterator[bytes]:
     for i in range(0, len(body), size):
         yield body[i : i + size]
+
+
+def _repeat(chunk: bytes, times: int) -> Iterator[bytes]:
+    for _ in range(times):
+        yield chunk
 
 
 def _trickle(body: bytes, interval: float) -> Iterator[bytes]:

@@ -91,7 +91,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         code = _STATUS_CODES.get(exc.status_code, "bad_request")
     response = Response(error_body(code, str(exc.detail)), status=exc.status_code)
     if isinstance(exc, exceptions.Throttled):
-        set_retry_after(response, exc.wait)
-    if getattr(exc, "auth_header", None):
-        response["WWW-Authenticate"] = exc.auth_header
+        set_retry_after(response, getattr(exc, "wait", None))
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        response["WWW-Authenticate"] = auth_header
     return response

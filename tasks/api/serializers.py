@@ -284,7 +284,10 @@ class TaskMetaErrorSerializer(serializers.Serializer):
 
 
 class TaskMetaSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(choices=["upstream", "cache", "stale", "snapshot"])
+    # A field named like Field.source: fine at run time, a clash for the stubs.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["upstream", "cache", "stale", "snapshot"]
+    )
     fetched_at = serializers.DateTimeField(allow_null=True)
     age_seconds = serializers.IntegerField(allow_null=True)
     snapshot_id = serializers.IntegerField(allow_null=True)
@@ -318,7 +321,7 @@ class UpstreamTaskSerializer(serializers.Serializer):
 
 
 class TaskListMetaSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(choices=["upstream", "cache"])
+    source = serializers.ChoiceField(choices=["upstream", "cache"])  # type: ignore[assignment]
     fetched_at = serializers.DateTimeField(allow_null=True)
     age_seconds = serializers.IntegerField(allow_null=True)
 

@@ -5,11 +5,13 @@ an admin action by a viewer: 403), and every object below a project is looked up
 """
 
 import io
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.views import LogoutView as KnoxLogoutView
@@ -89,11 +91,12 @@ class ProjectScopedMixin:
     services. Writes read nothing ahead: what they change must not be answered from before.
     """
 
-    request: Request
+    # A DRF Request; typed loosely because Django's View declares an HttpRequest there.
+    request: Any
     kwargs: dict
 
     def initial(self, request: Request, *args, **kwargs) -> None:
-        request.cache_read = self.make_cache_read(request)
+        request.cache_read = self.make_cache_read(request)  # type: ignore[attr-defined]
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
     def make_cache_read(self, request: Request) -> CacheRead | None:
@@ -175,7 +178,7 @@ class TokenCreateView(APIView):
             exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated
         ):
             # django-axes' middleware must not swap our JSON for its HTML lockout page.
-            self.request._request.axes_locked_out = False
+            self.request._request.axes_locked_out = False  # type: ignore[attr-defined]
             cooloff = settings.AXES_COOLOFF_TIME.total_seconds()
             return super().handle_exception(PortalError("locked_out", retry_after=cooloff))
         return super().handle_exception(exc)
@@ -425,9 +428,11 @@ class UpstreamTaskListView(ProjectScopedMixin, APIView):
     def get(self, request: Request, project, service) -> Response:
         project = self.get_project()
         if service == VIAS_SERVICE:  # VIAS pages by number and filters by camera and algorithm
-            query = s.ViasTaskQuerySerializer(data=request.query_params)
-            query.is_valid(raise_exception=True)
-            return Response(task_list_vias(project=project, **query.validated_data))
+            vias_query = s.ViasTaskQuerySerializer(data=request.query_params)
+            vias_query.is_valid(raise_exception=True)
+            return Response(
+                task_list_vias(project=project, actor=request.user, **vias_query.validated_data)
+            )
         query = s.UpstreamTaskQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(
@@ -472,7 +477,7 @@ class _TaskView(ProjectScopedMixin, APIView):
             task_id=task_id,
             refresh=refresh,
             actor=request.user,
-            cached=request.cache_read,
+            cached=request.cache_read,  # type: ignore[attr-defined]
         )
 
     def cache_keys(self) -> list[str]:
@@ -576,7 +581,7 @@ class TaskFrameView(ProjectScopedMixin, APIView):
         summary="The task's reference still (members; `Cache-Control: private`)",
         responses={(200, "image/png"): OpenApiTypes.BINARY, **error_responses(*PROJECT)},
     )
-    def get(self, request: Request, project, service, task_id) -> HttpResponse:
+    def get(self, request: Request, project, service, task_id) -> HttpResponseBase:
         frame = frames.frame_get(project=self.get_project(), service=service, task_id=task_id)
         if frame is None:
             raise NotFound(reason="frame")
@@ -746,7 +751,7 @@ class SnapshotListView(_TrackedMixin, generics.ListAPIView):
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         rows = self.paginate_queryset(self.get_queryset())  # no query: the count is stored
-        page = self.paginator.page
+        page = self.paginator.page  # type: ignore[union-attr]
         key = (
             f"snapshot-page:{self.tracked.history_version}:{page.number}:{page.paginator.per_page}"
         )

@@ -47,7 +47,7 @@ class NamedLock:
             try:
                 return bool(self._redis_lock.acquire(blocking=False))
             except redis.RedisError as exc:
-                caches["default"].outage(exc)  # logged there; single-flight per process meanwhile
+                caches["default"].outage(exc)  # type: ignore[attr-defined] # logged there; single-flight per process meanwhile
                 self._local = True
                 with _local_mutex:
                     if self.name in _held:

@@ -25,8 +25,8 @@ bounds that. While the cache does not answer there is no epoch, so nothing is se
 stored in the memo; a process drops its whole memo the first time it sees that.
 
 Entries hold model instances loaded without their secrets (no password hash, no `*_enc` column:
-CONTRACT.md, Secrets); each request gets its own copy. The shared cache holds nothing but random
-epochs.
+docs/CONTRACT.md, Secrets); each request gets its own copy. The shared cache holds nothing but
+random epochs.
 """
 
 import copy

@@ -65,7 +65,7 @@ def _count(window_key: str, expire: int) -> int | None:
         try:
             return pipe.execute()[0]
         except redis.RedisError as exc:
-            cache.outage(exc)
+            cache.outage(exc)  # type: ignore[attr-defined] # portal.cache
             return None
     try:
         return cache.incr(window_key)
@@ -116,7 +116,7 @@ def _take(buckets: list[tuple[str, int, float]], now: float) -> float:
                 client.eval(_TAKE, len(buckets), *(cache.make_key(b[0]) for b in buckets), *args)
             )
         except redis.RedisError as exc:
-            cache.outage(exc)
+            cache.outage(exc)  # type: ignore[attr-defined] # portal.cache
             return 0.0
     with _local_mutex:  # local memory: one process, so a process-wide mutex is atomic enough
         states = cache.get_many([key for key, _c, _r in buckets])

@@ -281,7 +281,7 @@ def _task_findings(
                 _task_url(task, project),
                 _("Open the task"),
                 task=task,
-                when=task.muted_until,  # type: ignore[attr-defined]
+                when=task.muted_until,
             )
         ]
     codes = task.payload_problems.split()

@@ -89,7 +89,7 @@ def _text(value: Any, limit: int = 500) -> str:
 
 
 def _error_fields(payload: dict[str, Any]) -> dict[str, str]:
-    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    error: dict[str, Any] = payload["error"] if isinstance(payload.get("error"), dict) else {}
     return {
         "status_text": _text(payload.get("status")),
         "error_text": _text(

@@ -52,7 +52,7 @@ def image_clean(data: bytes) -> CleanImage:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             # Reads the header only: format and size are known before any pixel is decoded.
-            image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+            image: Image.Image = Image.open(io.BytesIO(data), formats=list(FORMATS))
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise too_big from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
@@ -144,8 +144,8 @@ def frame_put(
         TrackedTask.objects.select_for_update().filter(pk=tracked.pk).values_list("pk").first()
         frame = TaskFrame.objects.filter(task=tracked).first()
         created = frame is None
-        old_name = None if created else frame.image.name
-        if created:
+        old_name = None if frame is None else frame.image.name
+        if frame is None:
             frame = TaskFrame(task=tracked)
         frame.content_type = clean.content_type
         frame.width, frame.height, frame.size = clean.width, clean.height, len(clean.data)

@@ -15,7 +15,7 @@ MAX_PAIRS = 500
 
 def migration_fields(*, payload: dict[str, Any]) -> list[dict[str, Any]]:
     """For a VAS task document, each field the VAS → VIAS differences table maps (VAS-API.md
-    §10.7), with its value and what it becomes in VIAS."""
+    §10), with its value and what it becomes in VIAS."""
     return vas_to_vias(payload)
 
 

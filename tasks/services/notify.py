@@ -39,6 +39,8 @@ from tasks.models import (
     TaskEvent,
 )
 from tasks.vas.endpoints import host_allowed
+from tasks.vas.errors import EndpointNotAllowed
+from tasks.vas.transport import AddressPolicy, guarded_session
 
 logger = logging.getLogger(__name__)
 
@@ -274,10 +276,10 @@ def change_text(event: TaskEvent) -> str:
 def message_build(event: TaskEvent, language: str) -> tuple[str, str]:
     """(title, body) of a notification in `language` (en or zh-hans)."""
     with translation.override(language):
-        severity = {
-            Severity.PROBLEM: _("Problem"),
-            Severity.RECOVERY: _("Recovery"),
-            Severity.INFO: _("Info"),
+        severity: str = {
+            str(Severity.PROBLEM): _("Problem"),
+            str(Severity.RECOVERY): _("Recovery"),
+            str(Severity.INFO): _("Info"),
         }.get(event.severity, event.severity)
         subject = event.task_name or event.task_id or event.project.name
         title = f"[{severity}] {event.project.name}: {subject} {change_text(event)}"
@@ -312,11 +314,19 @@ def message_build(event: TaskEvent, language: str) -> tuple[str, str]:
 # ---- senders -------------------------------------------------------------------------------------
 
 
+def notify_policy() -> AddressPolicy:
+    """PORTAL_NOTIFY_ALLOWED_HOSTS as the upstream transport's address policy (empty: any public
+    host), applied again when the socket connects (no DNS rebinding between check and send)."""
+    hosts = [h for h in settings.PORTAL_NOTIFY_ALLOWED_HOSTS if h.strip()]
+    return AddressPolicy.from_hosts(
+        hosts, any_public_host=not hosts, setting="PORTAL_NOTIFY_ALLOWED_HOSTS"
+    )
+
+
 def _post_json(url: str, body: dict[str, Any], headers: dict[str, str]) -> None:
     """POSTs JSON, following at most a few redirects, each target checked by the policy before
-    the portal connects to it."""
-    session = requests.Session()
-    session.trust_env = False
+    the portal connects to it, and the connected address checked at connect time."""
+    session = guarded_session(notify_policy(), retry_methods=())
     for _hop in range(MAX_REDIRECTS + 1):
         url_check(url)
         try:
@@ -327,6 +337,8 @@ def _post_json(url: str, body: dict[str, Any], headers: dict[str, str]) -> None:
                 timeout=TIMEOUT,
                 allow_redirects=False,
             )
+        except EndpointNotAllowed:
+            raise _refused("host_private", host=urlsplit(url).hostname or "") from None
         except requests.Timeout:
             raise _failed("timeout") from None
         except requests.RequestException:

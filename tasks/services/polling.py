@@ -299,7 +299,7 @@ def _project_upstream(*, project: CloudProject, now: datetime, ok: bool) -> None
     since = max(s.failing_since for s in schedules if s.failing_since is not None)
     threshold = max(3 * timedelta(seconds=project.poll_interval), FAILING_AFTER)
     if now - since >= threshold:
-        code = max(schedules, key=lambda s: s.failing_since).failing_code
+        code = max(schedules, key=lambda s: s.failing_since or since).failing_code
         event_record_upstream(
             project=project, failing_since=since, error_code=code or "", seen_at=now
         )

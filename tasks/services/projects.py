@@ -1,5 +1,6 @@
 """Use cases that change projects and their credentials."""
 
+import copy
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -33,7 +34,7 @@ PLAIN_FIELDS = (
     "token_expires_at",
 )
 # What each auth type needs: (secret fields, plain fields).
-REQUIRED_FOR_AUTH = {
+REQUIRED_FOR_AUTH: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     AuthType.AKSK: (("access_key", "secret_key"), ()),
     AuthType.PASSWORD: (("iam_password",), ("iam_domain", "iam_user")),
     AuthType.TOKEN: (("token",), ("token_expires_at",)),
@@ -53,7 +54,7 @@ IDENTITY_FIELDS = (
 # be entered again in the same request (else it is refused, naming the fields), so that an admin
 # cannot point a project at a listener of theirs and receive the secrets they may not read.
 SECRETS_FOLLOW = ("endpoint", "iam_endpoint", "auth_type", "region", "upstream_project_id")
-SECRETS_OF_AUTH = {
+SECRETS_OF_AUTH: dict[str, set[str]] = {
     AuthType.AKSK: {"access_key", "secret_key", "security_token"},
     AuthType.PASSWORD: {"iam_password"},
     AuthType.TOKEN: {"token"},
@@ -66,6 +67,10 @@ def _endpoint_error(exc: ValueError) -> str:
     if template is not None:
         return _(template) % exc.params  # type: ignore[attr-defined]
     return _(str(exc))
+
+
+def _label(project: CloudProject, field: str) -> str:
+    return str(getattr(project._meta.get_field(field), "verbose_name", field))
 
 
 # Sent as HTTP header values (the access key inside Authorization).
@@ -142,7 +147,7 @@ def _apply(
                     "You changed %(fields)s: enter this credential again. Stored credentials are "
                     "never sent to a new address or identity."
                 )
-                % {"fields": ", ".join(str(project._meta.get_field(f).verbose_name) for f in moved)}
+                % {"fields": ", ".join(_label(project, f) for f in moved)}
             )
         elif not project.has_secret(field):
             errors.setdefault(field, []).append(_("Required for this authentication type."))
@@ -283,3 +288,14 @@ def project_check(*, project: CloudProject) -> CloudProject:
     project.last_check_at = timezone.now()
     project.save(update_fields=["last_check_ok", "last_check_result", "last_check_at"])
     return project
+
+
+def project_validate(*, project: CloudProject | None, fields: Mapping[str, Any]) -> None:
+    """The checks `project_create` (project None) or `project_update` make of `fields`, without
+    saving anything: for forms that must show errors before they save (the Django admin).
+    Raises ValidationError by field."""
+    if project is None or project.pk is None:
+        _apply(CloudProject(), fields, {}, clear=())
+        return
+    before = {f: getattr(project, f) for f in PLAIN_FIELDS}
+    _apply(copy.copy(project), fields, {}, clear=(), before=before)

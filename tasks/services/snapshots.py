@@ -71,7 +71,7 @@ def snapshot_record(
                     .first()
                 )
                 changed = newest is None or newest.content_hash != digest
-                if changed:
+                if newest is None or changed:
                     snapshot = TaskSnapshot.objects.create(
                         task=tracked,
                         seq=(newest.seq + 1) if newest else 1,

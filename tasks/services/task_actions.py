@@ -15,7 +15,7 @@ from tasks.services.task_upstream import upstream_call
 #: VAS-API.md §3.1; ABNORMAL may be restarted or stopped).
 START_FROM = frozenset({"STOPPED", "START_FAILED", "ABNORMAL", "FAILED", "SUCCEEDED"})
 # VIAS adds SCHEDULING (between weekly windows) and LACK_OF_RESOURCES (waiting for capacity):
-# both are stopped, not started (§10.4); no VAS task is ever in them.
+# both are stopped, not started (§10); no VAS task is ever in them.
 STOP_FROM = frozenset(
     {"RUNNING", "STARTING", "PENDING", "ABNORMAL", "RECOVERING", "SCHEDULING", "LACK_OF_RESOURCES"}
 )

@@ -85,6 +85,7 @@ class TaskResult:
     @property
     def task(self) -> dict[str, Any]:
         if self._task is None:
+            assert self._task_json is not None  # one of the two is always given
             self._task = json.loads(self._task_json)
         return self._task
 

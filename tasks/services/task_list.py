@@ -113,6 +113,7 @@ def task_list_vias(
     algorithm: str | None = None,
     page: int = FIRST_PAGE,
     page_size: int = 20,
+    actor: Any = None,
 ) -> dict[str, Any]:
     """The VIAS task list, one page: `{"count", "tasks", "meta"}` where `count` is the number of
     tasks on this page (VIAS gives no total) and `meta.has_more` says whether a page follows.
@@ -144,6 +145,7 @@ def task_list_vias(
         cached = cache.get(key)
         if cached is not None:
             return _vias_answer(cached, "cache", now)
+    upstream_budget_take(project=project, user=actor)  # a miss reaches the upstream
     listing = vias_client_for(project).list_tasks(page=page, page_size=page_size, **filters)
     entry = {
         "tasks": [{field: task.get(field) for field in VIAS_LIST_FIELDS} for task in listing.tasks],

@@ -69,6 +69,8 @@ def _localized_kind(problem: dict[str, Any]) -> dict[str, Any]:
 
 class VersionConflict(PortalError):
     code = "version_conflict"
+    #: Members the API adds to the error (the current snapshot id).
+    extra: dict[str, Any]
 
 
 def roi_frame_for(*, project: CloudProject, service: str, task_id: str) -> dict[str, Any] | None:

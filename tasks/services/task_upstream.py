@@ -29,7 +29,7 @@ def target_roi_path(service: str) -> tuple[str, ...]:
 #: The UpdateTask body's fields (VAS-API.md §2: create's fields minus service_version,
 #: edge_pool_id and resource_order_id), each sent as the upstream last showed it.
 VAS_UPDATE_FIELDS = ("name", "description", "timing", "input", "output", "service_config")
-#: VIAS' UpdateTasksRequestBody (VAS-API.md §10.2): schedule and config instead.
+#: VIAS' UpdateTasksRequestBody (VAS-API.md §10): schedule and config instead.
 VIAS_UPDATE_FIELDS = ("name", "description", "schedule", "input", "output", "config")
 
 

@@ -2,7 +2,7 @@
 service key "vias", `tasks.services.polling.poll_lister`).
 
 The VIAS list pages by number, up to 1,000 a page, and `count` is the number of items on the page,
-so the list ends at the first short page (VAS-API.md §10.5). Its items are summaries (id, name,
+so the list ends at the first short page (VAS-API.md §10). Its items are summaries (id, name,
 state, camera, algorithm …), not whole documents, so:
 
 - a listed item that is a whole document (it carries `config` or `input`) is recorded as it is;

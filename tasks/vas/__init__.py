@@ -22,6 +22,7 @@ from .errors import (
     VasError,
 )
 from .parsing import KNOWN_SERVICES, SERVICE_CONFIG_KEYS, STATES, TaskView, redact_task
+from .transport import AddressPolicy, Answer, Transport, guarded_session
 from .vias import VIAS_STATES, ViasClient, ViasPage, ViasTaskView
 
 #: The reserved service key of VIAS tasks: ``TrackedTask(service="vias")``, cache keys, snapshots.
@@ -34,7 +35,9 @@ __all__ = [
     "REGIONS",
     "SERVICE_CONFIG_KEYS",
     "STATES",
+    "AddressPolicy",
     "AkSkAuth",
+    "Answer",
     "CheckResult",
     "EndpointNotAllowed",
     "Fetched",
@@ -43,6 +46,7 @@ __all__ = [
     "TaskNotFound",
     "TaskPage",
     "TaskView",
+    "Transport",
     "UpstreamAuthFailed",
     "UpstreamBadRequest",
     "UpstreamForbidden",
@@ -60,6 +64,7 @@ __all__ = [
     "default_iam_endpoint",
     "default_vas_endpoint",
     "default_vias_endpoint",
+    "guarded_session",
     "is_loopback_host",
     "redact_task",
     "sign",

@@ -1,6 +1,6 @@
 """Authentication for VAS calls: AK/SK signing (SDK-HMAC-SHA256), static and IAM tokens.
 
-The signer mirrors ``huaweicloudsdkcore.signer.signer.Signer`` byte for byte (VAS-API.md §6.1);
+The signer mirrors ``huaweicloudsdkcore.signer.signer.Signer`` byte for byte (docs/VAS-API.md §6.1);
 the tests compare both on the same inputs.
 """
 
@@ -18,13 +18,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 import requests
 from requests.auth import AuthBase
 
-from .errors import (
-    UpstreamAuthFailed,
-    UpstreamInvalidResponse,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    error_for_status,
-)
+from .errors import UpstreamAuthFailed, UpstreamInvalidResponse, VasError, error_for_status
+from .transport import AddressPolicy, Transport, parse_json
 
 ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -37,6 +32,19 @@ UNSIGNED_HEADERS = frozenset({"accept", "accept-encoding", "connection", "conten
 
 #: Refresh an IAM token this long before it expires.
 TOKEN_REFRESH_MARGIN = 300.0
+#: An IAM token answer without the catalogue is a few KiB; anything near this is not IAM.
+IAM_MAX_BODY_BYTES = 256 * 1024
+#: The transport's failure reasons, as the error catalogue words them for IAM.
+IAM_REASONS = {
+    "timeout": "iam",
+    "slow_body": "iam",
+    "unreachable": "iam_unreachable",
+    "dropped": "iam_unreachable",
+    "tls": "iam_unreachable",
+    "redirect": "iam_unusable",
+    "too_large": "iam_unusable",
+    "undecodable": "iam_unusable",
+}
 
 
 def _encode(value: str) -> str:
@@ -45,7 +53,9 @@ def _encode(value: str) -> str:
 
 
 def canonical_uri(path: str) -> str:
-    """Decode then re-encode each path segment; always end with "/" (VAS-API.md §6.1 step 3)."""
+    """Decode then re-encode each path segment; always end with "/".
+
+    docs/VAS-API.md §6.1 step 3."""
     encoded = "/".join(_encode(segment) for segment in unquote(path).split("/"))
     if not encoded.endswith("/"):
         encoded += "/"
@@ -53,7 +63,7 @@ def canonical_uri(path: str) -> str:
 
 
 def canonical_query(query: str) -> str:
-    """Sorted, re-encoded ``k=v`` pairs joined with "&" (VAS-API.md §6.1 step 4)."""
+    """Sorted, re-encoded ``k=v`` pairs joined with "&" (docs/VAS-API.md §6.1 step 4)."""
     pairs = sorted(parse_qsl(query, keep_blank_values=True))
     return "&".join(f"{_encode(k)}={_encode(v)}" for k, v in pairs)
 
@@ -217,6 +227,11 @@ class IamPasswordAuth(AuthBase):
 
     Thread-safe: when many threads need a token at once, exactly one calls IAM (lock + double
     check). ``invalidate(token)`` drops a token the VAS refused so the next call fetches anew.
+
+    IAM is called through the same :class:`~tasks.vas.transport.Transport` as the VAS: the
+    address guard (``allowed_hosts``, checked at connect time), the size caps, the deadline and
+    retries (the token request is safe to repeat). Inside a VAS call, the VAS call's deadline
+    bounds the token request too.
     """
 
     def __init__(
@@ -227,8 +242,10 @@ class IamPasswordAuth(AuthBase):
         user: str,
         password: str,
         project_id: str,
+        allowed_hosts: list[str] | tuple[str, ...] | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (3, 10),
+        deadline: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.iam_endpoint = iam_endpoint.rstrip("/")
@@ -236,8 +253,21 @@ class IamPasswordAuth(AuthBase):
         self.user = user
         self._password = password
         self.project_id = project_id
-        self._session = session or requests.Session()
-        self.timeout = timeout
+        # None switches the address guard off: tests and benchmarks against a local server.
+        policy = None if allowed_hosts is None else AddressPolicy.from_hosts(allowed_hosts)
+        self.transport = Transport(
+            policy=policy,
+            peer="IAM",
+            timeout=timeout,
+            deadline=deadline,
+            max_body=IAM_MAX_BODY_BYTES,
+            retry_methods=("POST",),
+            # The catalogue's IAM wording where it has one; the VAS wording otherwise.
+            reasons=IAM_REASONS,
+            session=session,
+            session_key=self.iam_endpoint,
+        )
+        self.timeout = self.transport.timeout
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -286,45 +316,42 @@ class IamPasswordAuth(AuthBase):
         }
         url = f"{self.iam_endpoint}/v3/auth/tokens?nocatalog=true"
         try:
-            resp = self._session.post(
+            answer = self.transport.request(
+                "POST",
                 url,
                 json=body,
                 headers={"Content-Type": "application/json;charset=utf8"},
-                timeout=self.timeout,
-                allow_redirects=False,
             )
-        except requests.Timeout:
-            raise UpstreamTimeout("iam") from None
-        except requests.RequestException:
-            raise UpstreamUnavailable("iam_unreachable") from None
-        request_id = resp.headers.get("X-Request-Id")
-        if resp.status_code in (400, 401, 403):
-            err = error_for_status(resp.status_code, resp.content[:4096], request_id=request_id)
+        except VasError as exc:
+            raise exc.scrub(self.secrets()) from None
+        status, request_id = answer.status, answer.request_id
+        if status in (400, 401, 403):
+            err = error_for_status(status, answer.body[:4096], request_id=request_id)
             raise UpstreamAuthFailed(
                 "iam_refused",
-                status=resp.status_code,
+                status=status,
                 error_code=err.error_code,
                 error_msg=err.error_msg,
                 request_id=request_id,
             ).scrub(self.secrets())
-        if resp.status_code not in (200, 201):
+        if status not in (200, 201):
             raise error_for_status(
-                resp.status_code,
-                resp.content[:4096],
+                status,
+                answer.body[:4096],
                 request_id=request_id,
             ).scrub(self.secrets())
-        token = resp.headers.get("X-Subject-Token")
+        token = answer.headers.get("X-Subject-Token")
         expires = self._clock() + 3600.0  # conservative if IAM omits expires_at
         try:
-            data: Any = resp.json()
+            data: Any = parse_json(answer.body)
             raw = data["token"]["expires_at"]
             expires = datetime.fromisoformat(str(raw).replace("Z", "+00:00")).timestamp()
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             pass
         if not token:
             raise UpstreamInvalidResponse(
                 "iam_no_token",
-                status=resp.status_code,
+                status=status,
                 request_id=request_id,
             )
         return token, expires

@@ -1,9 +1,21 @@
-"""Validation of user-supplied VAS/IAM endpoints, and the regions' default endpoints."""
+"""Validation of user-supplied VAS/IAM endpoints, and the regions' default endpoints.
+
+This is the check made when an endpoint is *saved* (forms, API, admin); the address guard in
+``transport.py`` checks again at every connection, whatever saved the address.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 from urllib.parse import urlsplit
+
+from .transport import (
+    LOOPBACK_NAMES,
+    AddressPolicy,
+    host_allowed,
+    is_loopback_host,
+    listed_exactly,
+)
 
 
 def gettext_noop(message: str) -> str:
@@ -11,7 +23,7 @@ def gettext_noop(message: str) -> str:
     return message
 
 
-#: The eight VAS regions (VAS-API.md §1) with their labels.
+#: The eight VAS regions (docs/VAS-API.md §1) with their labels.
 REGIONS: dict[str, str] = {
     "cn-north-1": gettext_noop("CN North-Beijing1"),
     "cn-north-4": gettext_noop("CN North-Beijing4"),
@@ -23,8 +35,6 @@ REGIONS: dict[str, str] = {
     "ap-southeast-3": gettext_noop("AP-Singapore"),
 }
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
 
 def default_vas_endpoint(region: str) -> str:
     """``https://iva.{region}.myhuaweicloud.com``."""
@@ -32,40 +42,13 @@ def default_vas_endpoint(region: str) -> str:
 
 
 def default_vias_endpoint(region: str) -> str:
-    """``https://vias.{region}.myhuaweicloud.com`` (VAS-API.md §10.1)."""
+    """``https://vias.{region}.myhuaweicloud.com`` (VAS-API.md §10)."""
     return f"https://vias.{region}.myhuaweicloud.com"
 
 
 def default_iam_endpoint(region: str) -> str:
     """``https://iam.{region}.myhuaweicloud.com``."""
     return f"https://iam.{region}.myhuaweicloud.com"
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and literal loopback addresses (``127.0.0.0/8``, ``::1``)."""
-    host = host.strip().lower().strip("[]").rstrip(".")
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def host_allowed(host: str, allowed_hosts: list[str] | tuple[str, ...]) -> bool:
-    """Whether ``host`` matches the allow list (leading dot = suffix match, else exact)."""
-    host = host.lower().rstrip(".")
-    for entry in allowed_hosts:
-        entry = entry.strip().lower()
-        if not entry:
-            continue
-        if entry.startswith("."):
-            # ".myhuaweicloud.com" matches sub-domains only, never "evilmyhuaweicloud.com".
-            if host.endswith(entry) and len(host) > len(entry):
-                return True
-        elif host == entry.strip("[]").rstrip("."):
-            return True
-    return False
 
 
 def _error(template: str, **params: str) -> ValueError:
@@ -119,8 +102,15 @@ def validate_endpoint(url: str, allowed_hosts: list[str] | tuple[str, ...]) -> s
             ),
             host=repr(host),
         )
+    if not _literal_allowed(host, allowed_hosts):
+        raise _error(
+            gettext_noop(
+                "The portal never calls %(host)s, a cloud metadata address, listed or not."
+            ),
+            host=host,
+        )
     loopback = is_loopback_host(host)
-    if loopback and not _listed_exactly(host, allowed_hosts):
+    if loopback and not listed_exactly(host, allowed_hosts):
         raise ValueError(gettext_noop("Loopback hosts are accepted only when listed explicitly."))
     if scheme == "http" and not loopback:
         raise ValueError(
@@ -132,8 +122,21 @@ def validate_endpoint(url: str, allowed_hosts: list[str] | tuple[str, ...]) -> s
     return f"{scheme}://{netloc}"
 
 
-def _listed_exactly(host: str, allowed_hosts: list[str] | tuple[str, ...]) -> bool:
-    return any(
-        not e.strip().startswith(".") and e.strip().lower().strip("[]").rstrip(".") == host
-        for e in allowed_hosts
-    )
+def _literal_allowed(host: str, allowed_hosts: list[str] | tuple[str, ...]) -> bool:
+    """An IP literal must be an address the connect-time guard would call; names pass here."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return True
+    return AddressPolicy.from_hosts(allowed_hosts).address_allowed(host, address)
+
+
+__all__ = [
+    "LOOPBACK_NAMES",
+    "REGIONS",
+    "default_iam_endpoint",
+    "default_vas_endpoint",
+    "host_allowed",
+    "is_loopback_host",
+    "validate_endpoint",
+]

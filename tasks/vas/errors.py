@@ -64,7 +64,7 @@ class VasError(Exception):
         self.request_id = request_id
         self.retry_after = retry_after
         #: The richer VIAS error body's texts (``detail``, ``reason``, ``advice``; VAS-API.md
-        #: §10.3), in the upstream's words; set by ``error_for_status`` when present.
+        #: §10), in the upstream's words; set by ``error_for_status`` when present.
         self.extras: dict[str, str] = {}
         super().__init__(self.code, reason)
 
@@ -143,7 +143,7 @@ class EndpointNotAllowed(VasError):
     code = "endpoint_not_allowed"
 
 
-#: The VIAS error body's extra texts (VAS-API.md §10.3), kept in the typed error and shown.
+#: The VIAS error body's extra texts (VAS-API.md §10), kept in the typed error and shown.
 ERROR_EXTRAS = ("detail", "reason", "advice")
 
 

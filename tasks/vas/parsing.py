@@ -1,4 +1,7 @@
-"""Task documents: secret redaction, a tolerant typed view, and reference tables (VAS-API.md §3)."""
+"""Task documents: secret redaction, a tolerant typed view, and reference tables.
+
+The document's shape is in docs/VAS-API.md §3.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ STATES: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-#: Known ``service_config.common`` keys -> (label, unit, explanation). VAS-API.md §3.5.
+#: Known ``service_config.common`` keys -> (label, unit, explanation). docs/VAS-API.md §3.5.
 SERVICE_CONFIG_KEYS: dict[str, tuple[str, str, str]] = {
     "detection_max_size": (
         gettext_noop("Largest detected target"),
@@ -181,7 +184,7 @@ SERVICE_CONFIG_KEYS: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-#: Service names seen in documentation (VAS-API.md §1).
+#: Service names seen in documentation (docs/VAS-API.md §1).
 KNOWN_SERVICES: list[str] = [
     "c-face-edge",
     "c-face-detection",
@@ -329,7 +332,8 @@ def redact_document(doc: Any) -> Any:
 
 def redact_task(payload: dict[str, Any]) -> dict[str, Any]:
     """A task document with its secrets masked: redact_document (kept as the client's name)."""
-    return redact_document(payload)
+    redacted: dict[str, Any] = redact_document(payload)
+    return redacted
 
 
 def _str(value: Any) -> str | None:

@@ -1,8 +1,9 @@
 """The VIAS task API (VAS-API.md §10), built on the VAS client's transport. Knows nothing of Django.
 
 VIAS sits behind the same API gateway as VAS: the same signing, retries, deadline, size caps, SSRF
-guard and typed errors apply, so every call goes through the transport of a ``VasClient`` pointed
-at the project's VIAS endpoint. Only the paths, the list's paging and the document differ:
+guard and typed errors apply, so every call goes through a ``VasClient`` pointed at the project's
+VIAS endpoint (its ``_call``: the shared ``Transport``, the auth, the typed errors). Only the
+paths, the list's paging and the document differ:
 
 - show ``GET /v2/{project_id}/tasks/{task_id}``; list ``GET /v2/{project_id}/tasks`` paged with
   ``page``/``page_size`` (5–1,000) where ``count`` is the number of items on *this* page, so the
@@ -23,9 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from .client import CheckResult, Fetched, VasClient
+from .client import MAX_LIST_BODY_BYTES, CheckResult, Fetched, VasClient
 from .errors import TaskNotFound, UpstreamBadRequest, UpstreamInvalidResponse, VasError
 from .parsing import STATES, TaskView, _dict, _str, gettext_noop, redact_task
+from .transport import Answer
 
 #: VIAS states: the VAS fifteen plus SCHEDULING (ShowTaskInfo) and LACK_OF_RESOURCES (the list
 #: filter). state -> (family, meaning, 中文名), like ``parsing.STATES``.
@@ -45,7 +47,7 @@ VIAS_STATES: dict[str, tuple[str, str, str]] = {
 
 MIN_PAGE_SIZE = 5
 MAX_PAGE_SIZE = 1000
-#: The docs call ``page`` an offset without saying where it starts (VAS-API.md §10.5). Starting at
+#: The docs call ``page`` an offset without saying where it starts (VAS-API.md §10). Starting at
 #: 1 is the safe reading: on a 0-based server the first page is skipped, and a watched task that
 #: was on it is then fetched alone (correct, one call more); 0 on a 1-based server may be refused.
 FIRST_PAGE = 1
@@ -102,26 +104,27 @@ class ViasPage:
 
 
 class ViasClient:
-    """Calls one VIAS endpoint for one project, through a VAS client's transport.
+    """Calls one VIAS endpoint for one project, through a VAS client (its transport, auth and
+    typed errors).
 
     Build it with the same keyword arguments as ``VasClient`` (endpoint = the VIAS endpoint), or
-    around an existing transport with ``ViasClient.on(transport)``.
+    around an existing client with ``ViasClient.on(client)``.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        self.transport = kwargs.pop("transport", None) or VasClient(**kwargs)
+    def __init__(self, *, client: VasClient | None = None, **kwargs: Any) -> None:
+        self.client = client or VasClient(**kwargs)
 
     @classmethod
-    def on(cls, transport: VasClient) -> ViasClient:
-        return cls(transport=transport)
+    def on(cls, client: VasClient) -> ViasClient:
+        return cls(client=client)
 
     @property
     def endpoint(self) -> str:
-        return self.transport.endpoint
+        return self.client.endpoint
 
     @property
     def project_id(self) -> str:
-        return self.transport.project_id
+        return self.client.project_id
 
     def __repr__(self) -> str:
         return f"ViasClient(endpoint={self.endpoint!r}, project_id={self.project_id!r})"
@@ -180,7 +183,8 @@ class ViasClient:
             "sort_dir": sort_dir,
         }
         query = {k: str(v) for k, v in params.items() if v is not None and v != ""}
-        answer = self._call("GET", self._base() + "/tasks", params=query)
+        # A page of up to 1,000 tasks has the list's larger cap, as for VAS.
+        answer = self._call("GET", self._base() + "/tasks", params=query, cap=MAX_LIST_BODY_BYTES)
         doc = self._json(answer)
         count, tasks = doc.get("count"), doc.get("tasks")
         if tasks is None and count == 0 and not isinstance(count, bool):
@@ -262,17 +266,17 @@ class ViasClient:
             raise ValueError("invalid task id")
         return f"{self._base()}/tasks/{task_id}"
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.transport._call(method, path, **kwargs)
+    def _call(self, method: str, path: str, **kwargs: Any) -> Answer:
+        return self.client._call(method, path, **kwargs)
 
-    def _json(self, answer: Any) -> dict[str, Any]:
-        return self.transport._json(answer)
+    def _json(self, answer: Answer) -> dict[str, Any]:
+        return self.client._json(answer)
 
 
 # ------------------------------------------------------------------------- the document
 
 
-#: ShowTaskInfo's documented fields (VAS-API.md §10.3); any other top-level key is shown as it came.
+#: ShowTaskInfo's documented fields (VAS-API.md §10); any other top-level key is shown as it came.
 KNOWN_FIELDS = frozenset(
     {
         "id",
@@ -439,7 +443,7 @@ def _window(item: Any) -> tuple[str, str] | None:
 # ------------------------------------------------------------------------- VAS -> VIAS
 
 
-#: The differences table of VAS-API.md §10.7, as (VAS field, VIAS field, note) rows.
+#: The differences table of VAS-API.md §10, as (VAS field, VIAS field, note) rows.
 VAS_TO_VIAS_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("service_config.common", "config.common", gettext_noop("Same keys; target_roi unchanged.")),
     (
@@ -471,7 +475,7 @@ VAS_TO_VIAS_FIELDS: tuple[tuple[str, str, str], ...] = (
 
 
 def vas_to_vias(doc: Any) -> list[dict[str, Any]]:
-    """For a VAS task document, each field the §10.7 table maps, with its value and the VIAS
+    """For a VAS task document, each field the §10 table maps, with its value and the VIAS
     field it becomes. Never raises."""
     doc = doc if isinstance(doc, dict) else {}
     rows = []

@@ -1,10 +1,12 @@
 """HTML forms. They only collect input: validation that matters lives in the services."""
 
 from datetime import datetime
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -29,11 +31,12 @@ class ProjectForm(forms.Form):
     value, a "clear" box removes it."""
 
     def __init__(self, *args, project: CloudProject | None = None, **kwargs):
-        initial = {f: getattr(project, f) for f in PLAIN_FIELDS} if project else None
+        initial: dict[str, Any] = {f: getattr(project, f) for f in PLAIN_FIELDS} if project else {}
         if project is not None:
             # The version this page shows: a save made on an older one is refused, not applied.
             initial["version"] = project.updated_at.isoformat()
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial or None
+        super().__init__(*args, **kwargs)
         self.project = project
         self.fields["version"] = forms.CharField(
             required=False, max_length=64, widget=forms.HiddenInput
@@ -56,7 +59,8 @@ class ProjectForm(forms.Form):
         self.fields["token_expires_at"].widget = forms.DateTimeInput(
             attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
         )
-        self.fields["token_expires_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
+        formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
+        self.fields["token_expires_at"].input_formats = formats  # type: ignore[attr-defined]
         for name, label in SECRET_LABELS.items():
             stored = project is not None and project.has_secret(name)
             self.fields[name] = forms.CharField(
@@ -93,8 +97,9 @@ class ProjectForm(forms.Form):
 
     def refresh_version(self, project: CloudProject) -> None:
         """After a conflict: the form shows the same input, now based on the current version."""
-        self.data = self.data.copy()
-        self.data["version"] = project.updated_at.isoformat()
+        data = cast(QueryDict, self.data).copy()
+        data["version"] = project.updated_at.isoformat()
+        self.data = data
 
     def add_service_errors(self, error: ValidationError) -> None:
         for field, messages in error.message_dict.items():

@@ -169,7 +169,7 @@ def _inputs(view: TaskView) -> list[dict[str, Any]]:
 
 
 def _line_role(shape: dict[str, Any]) -> str:
-    props = shape.get("properties") if isinstance(shape.get("properties"), dict) else {}
+    props: dict[str, Any] = shape["properties"] if isinstance(shape.get("properties"), dict) else {}
     kind = props.get("type")
     if kind in (0, "0"):
         return _("approach line")

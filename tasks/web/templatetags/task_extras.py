@@ -62,6 +62,7 @@ def state_badge(state: Any, meaning: bool = False) -> str:
 
 def as_datetime(value: Any) -> datetime | None:
     """A datetime from a datetime or an ISO string (upstream times), else None."""
+    dt: datetime | None
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, str) and value:

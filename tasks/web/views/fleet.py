@@ -133,6 +133,7 @@ def task_badge(request: HttpRequest, key: str, token: str, fmt: str) -> HttpResp
     found = project and badges.task_badge_resolve(project=project, token=token)
     if not found:
         raise Http404
+    assert project is not None  # found implies a project
     state = badges.task_badge_state(project=project, service=found[0], task_id=found[1])
     if state is None:
         raise Http404

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -71,7 +73,7 @@ def task_roi_edit(request: HttpRequest, project, service: str, task_id: str) -> 
     kwargs = {"project": project.public_id, "service": service, "task_id": task_id}
     roi = roi_for_reader(result.roi)
     frame = roi.get("frame") or {}
-    before = result.task
+    before: Any = result.task
     for key in target_roi_path(service):
         before = before.get(key) if isinstance(before, dict) else None
     editor = {
@@ -154,7 +156,7 @@ def task_frame_form(request: HttpRequest, project, service: str, task_id: str) -
         upload = request.FILES.get("image")
         if upload is None:
             raise frames.InvalidImage(reason="no_file")
-        if upload.size > frames.MAX_BYTES:
+        if (upload.size or 0) > frames.MAX_BYTES:
             raise frames.InvalidImage(
                 reason="too_large", params={"mib": frames.MAX_BYTES // (1024 * 1024)}
             )

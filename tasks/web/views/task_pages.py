@@ -272,7 +272,7 @@ def _vias_browse(request: HttpRequest, project: CloudProject) -> HttpResponse:
     values = form.values()
     size = ViasTaskFilterForm.PAGE_SIZE
     try:
-        listing = task_list_vias(project=project, page_size=size, **values)
+        listing = task_list_vias(project=project, page_size=size, actor=request.user, **values)
     except (VasError, PortalError) as exc:
         return render_task_error(request, project, exc, service=VIAS_SERVICE)
     watched = set(
