@@ -1,5 +1,5 @@
 """`.ci/run`: under CI a PostgreSQL or Redis that does not answer fails the run instead of
-skipping it, and pytest's exit codes are judged (no test collected is a failure)."""
+skipping it; outside CI the second run is skipped and says why."""
 
 from __future__ import annotations
 
@@ -60,23 +60,3 @@ def _pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
         *args,
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
     )
-
-
-def test_a_pytest_run_that_collects_no_test_fails(tmp_path):
-    (tmp_path / "test_empty.py").write_text("# no test here\n")
-    result = _pytest_in(tmp_path)
-    assert result.returncode == 1
-    assert "collected no test" in result.stderr
-
-
-def test_a_failing_pytest_run_keeps_its_exit_code(tmp_path):
-    (tmp_path / "test_fails.py").write_text("def test_it_fails():\n    assert 1 == 2\n")
-    result = _pytest_in(tmp_path)
-    assert result.returncode == 1
-    assert "pytest exited with 1" in result.stderr
-
-
-def test_a_passing_pytest_run_passes(tmp_path):
-    (tmp_path / "test_passes.py").write_text("def test_it_passes():\n    assert 1 == 1\n")
-    result = _pytest_in(tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr

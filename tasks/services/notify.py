@@ -38,7 +38,6 @@ from tasks.models import (
     Severity,
     TaskEvent,
 )
-from tasks.vas.endpoints import host_allowed
 from tasks.vas.errors import EndpointNotAllowed
 from tasks.vas.transport import AddressPolicy, guarded_session
 
@@ -71,12 +70,6 @@ def _failed(reason: str, **params: Any) -> NotifyRefused:
 # ---- the address policy --------------------------------------------------------------------------
 
 
-def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def host_check(host: str, port: int | None = None, *, unresolved_ok: bool = False) -> None:
     """Refuses a host that PORTAL_NOTIFY_ALLOWED_HOSTS does not allow: when the list is set only
     its hosts; private, loopback, link-local and metadata addresses only when listed. Names are
@@ -85,14 +78,16 @@ def host_check(host: str, port: int | None = None, *, unresolved_ok: bool = Fals
     `unresolved_ok` (when a channel is saved): a name that does not resolve now is accepted;
     it is checked again, strictly, before every send.
 
-    One small function so a connect-time guard (the upstream transport's) can replace it.
+    The sender checks the connected address again (tasks.vas.transport): this check is what
+    a user sees when saving a channel, and what guards Apprise, which connects by itself.
     """
     host = (host or "").strip().lower().strip("[]").rstrip(".")
     if not host:
         raise _refused("no_host")
-    allowed = [h for h in settings.PORTAL_NOTIFY_ALLOWED_HOSTS if h.strip()]
-    listed = host_allowed(host, allowed)
-    if allowed and not listed:
+    # The same policy the sender applies again at connect time (notify_policy), so a channel
+    # that saves is one that can send.
+    policy = notify_policy()
+    if not policy.host_allowed(host):
         raise _refused("host_not_allowed", host=host)
     try:
         infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
@@ -105,7 +100,7 @@ def host_check(host: str, port: int | None = None, *, unresolved_ok: bool = Fals
             ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         except ValueError:
             raise _refused("host_odd", host=host) from None
-        if not listed and not _is_public(ip):
+        if not policy.address_allowed(host, ip):
             raise _refused("host_private", host=host)
 
 
