@@ -1,17 +1,12 @@
 """Page addresses of things findings and lists link to, worked out in one place."""
 
-from django.urls import NoReverseMatch, reverse
-
-#: The reserved service key of VIAS tasks (tasks.vas.VIAS_SERVICE once the VIAS work lands).
-VIAS = "vias"
+from django.urls import reverse
 
 
 def task_url(project, service: str, task_id: str) -> str:
-    """The detail page of a task: `/projects/<p>/vias/tasks/<id>/` for VIAS once that page
-    exists, else `/projects/<p>/services/<service>/tasks/<id>/`."""
-    if service == VIAS:
-        try:
-            return reverse("vias_task_detail", args=[project.public_id, task_id])
-        except NoReverseMatch:
-            pass
-    return reverse("task_detail", args=[project.public_id, service, task_id])
+    """The detail page of a task. VIAS tasks share the route name with `service="vias"`, which
+    reverses to `/projects/<p>/vias/tasks/<id>/`; VAS tasks to `…/services/<service>/tasks/<id>/`."""
+    return reverse(
+        "task_detail",
+        kwargs={"project": project.public_id, "service": service, "task_id": task_id},
+    )

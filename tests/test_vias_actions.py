@@ -107,15 +107,18 @@ def test_a_vias_update_sends_the_real_vcn_password_never_the_mask(
     assert not [value for value in SECRET_VALUES if value in audit]
 
 
-def test_a_stale_expected_snapshot_is_a_version_conflict(api, vias_project, vias_ids):
+def test_a_stale_expected_snapshot_is_a_version_conflict(api, vias_project, vias_ids, simulator):
     task_id = vias_ids["lobby-face-01"]
-    task_fetch(project=vias_project, service=VIAS, task_id=task_id)
+    loaded = task_fetch(project=vias_project, service=VIAS, task_id=task_id).meta["snapshot_id"]
+    # The task changes upstream after the editor loaded it.
+    simulator.tasks[(VIAS, task_id)].doc["description"] = "changed meanwhile"
     response = api("admin").put(
         _url(vias_project, task_id, "roi/"),
-        data=json.dumps({"shapes": [], "expected_snapshot_id": 1}),
+        data=json.dumps({"shapes": [], "expected_snapshot_id": loaded}),
         content_type="application/json",
     )
-    assert_error(response, 409, "version_conflict")
+    error = assert_error(response, 409, "version_conflict")
+    assert error["current_snapshot_id"] != loaded
 
 
 def test_a_reference_still_is_kept_for_a_vias_task(

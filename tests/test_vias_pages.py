@@ -216,3 +216,23 @@ def test_the_vias_page_reads_in_chinese(client, bob, vias_project, vias_ids):
     assert "算法配置" in html and "调度中" in html
     schedule = html[html.index('id="vias-schedule"') :][:3000]
     assert "星期一" in schedule and "星期三" in schedule and "时区 UTC+08:00" in schedule
+
+
+def test_the_dashboard_and_notifications_link_a_vias_problem_to_its_vias_page(
+    client, alice, vias_project, vias_ids
+):
+    from tasks.models import TaskEvent
+    from tasks.services.notify import event_url
+
+    task_id = vias_ids["lobby-face-01"]
+    task_fetch(project=vias_project, service=VIAS, task_id=task_id)
+    TrackedTask.objects.filter(project=vias_project, task_id=task_id).update(
+        watched=True, state="ABNORMAL"
+    )
+    client.force_login(alice)
+    response = client.get("/dashboard/")
+    assert response.status_code == 200
+    page = f"/projects/{vias_project.public_id}/vias/tasks/{task_id}/"
+    assert page in response.content.decode()
+    event = TaskEvent(project=vias_project, service=VIAS, task_id=task_id, kind="state_changed")
+    assert event_url(event).endswith(page)

@@ -202,11 +202,7 @@ def event_url(event: TaskEvent) -> str:
     try:
         if not event.task_id:
             path = reverse("project_events", kwargs={"project": project})
-        elif event.service == "vias":
-            path = reverse(
-                "vias_task_detail", kwargs={"project": project, "task_id": event.task_id}
-            )
-        else:
+        else:  # VIAS tasks too: their routes reverse with service="vias"
             path = reverse(
                 "task_detail",
                 kwargs={"project": project, "service": event.service, "task_id": event.task_id},
