@@ -976,6 +976,9 @@ entry(
         "apprise_unchecked": gettext_noop(
             "This Apprise service sends nowhere the portal can check."
         ),
+        "apprise_host": gettext_noop(
+            "The host of this Apprise URL is not allowed, or could not be resolved."
+        ),
         "no_host": gettext_noop("The target has no host name."),
         "host_not_allowed": gettext_noop(
             "The host %(host)s is not on the list of allowed notification hosts."

@@ -297,3 +297,29 @@ def test_metrics_name_the_visible_projects_tasks_only(api, sim_project, project,
     assert "Simulated" not in outsider
     assert_error(api("anonymous").get("/api/v1/metrics"), 401)
     _assert_no_monitor_secrets(response)
+
+
+def test_a_refused_apprise_host_is_never_named_nor_logged():
+    # In many Apprise URLs the "host" is a token: a refusal must not echo it.
+    import logging
+
+    from tasks.errors import error_text
+    from tasks.services.notify import apprise_check
+
+    class Lines(logging.Handler):
+        text = ""
+
+        def emit(self, record):
+            Lines.text += self.format(record) + "\n"
+
+    console = Lines()  # what the portal's log (the root logger's handlers) would get
+    logging.getLogger().addHandler(console)
+
+    with pytest.raises(NotifyRefused) as refused:
+        apprise_check("json://t1secretaaa.invalid/")
+    assert refused.value.reason == "apprise_host"
+    assert "t1secretaaa" not in error_text(refused.value) + repr(refused.value.params)
+    with pytest.raises(NotifyRefused):
+        apprise_check("msteams://ABCSECRET@DEFSECRET/")  # unparseable: Apprise logs the URL
+    logging.getLogger().removeHandler(console)
+    assert "ABCSECRET" not in Lines.text

@@ -98,3 +98,19 @@ def test_the_task_list_spends_the_budget_on_a_miss(settings, bob, sim_project):
     assert api.get(url).status_code == 200
     assert api.get(url).status_code == 200  # cached
     assert api.get(url + "?state=RUNNING").status_code == 429
+
+
+def test_acting_on_a_task_spends_the_admins_budget(settings, alice, sim_project, simulator):
+    from tasks.services.task_actions import task_stop
+
+    task_id = next(
+        tid
+        for (service, tid), task in simulator.tasks.items()
+        if service == SERVICE and task.doc.get("state") == "RUNNING"
+    )
+    settings.PORTAL_UPSTREAM_USER_RATE = "2/min"
+    # The stop fetches the task (a miss: alice's first call), then calls StopTask (her second).
+    task_stop(actor=alice, project=sim_project, service=SERVICE, task_id=task_id)
+    with pytest.raises(PortalError) as refused:
+        upstream_budget_take(project=sim_project, user=alice)
+    assert refused.value.code == "throttled"

@@ -129,21 +129,26 @@ def url_check(url: str, *, unresolved_ok: bool = False) -> None:
 
 
 def apprise_check(url: str, *, unresolved_ok: bool = False) -> Any:
-    """The Apprise plugin for `url`, its host checked by the policy (a fixed service endpoint,
-    such as DingTalk's or Feishu's, is checked as that host)."""
+    """The Apprise plugin for `url`, its host checked by the policy. A service with a fixed
+    endpoint (DingTalk's, Feishu's, Slack's webhook …) is checked as that host; otherwise the
+    URL's host is, and a refusal never names it: in many Apprise URLs the "host" is a token."""
     plugin = apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
     if plugin is None:
         raise _refused("apprise_unknown")
-    fixed = getattr(type(plugin), "notify_url", None)
-    if isinstance(fixed, str) and fixed.startswith(("http://", "https://")):
-        host = urlsplit(fixed.split("{", 1)[0]).hostname
-        if host:
-            host_check(host, unresolved_ok=unresolved_ok)
-            return plugin
+    for attribute in ("notify_url", "webhook_url"):
+        fixed = getattr(type(plugin), attribute, None)
+        if isinstance(fixed, str) and fixed.startswith(("http://", "https://")):
+            host = urlsplit(fixed.split("{", 1)[0]).hostname
+            if host:
+                host_check(host, unresolved_ok=unresolved_ok)
+                return plugin
     host = getattr(plugin, "host", None)
     if not host:
         raise _refused("apprise_unchecked")
-    host_check(host, getattr(plugin, "port", None), unresolved_ok=unresolved_ok)
+    try:
+        host_check(host, getattr(plugin, "port", None), unresolved_ok=unresolved_ok)
+    except NotifyRefused:
+        raise _refused("apprise_host") from None
     return plugin
 
 

@@ -47,7 +47,7 @@ def _act(
 ) -> TaskResult:
     validate_identifiers(service=service, task_id=task_id)
     # The state as the portal knows it now: the cache while fresh, else the upstream.
-    current = task_fetch(project=project, service=service, task_id=task_id)
+    current = task_fetch(project=project, service=service, task_id=task_id, actor=actor)
     refuse_stale(current)
     state = str(current.task.get("state") or "")
     allowed = START_FROM if action == "start" else STOP_FROM
@@ -56,7 +56,9 @@ def _act(
             reason="not_startable" if action == "start" else "not_stoppable",
             params={"state": state or "?"},
         )
-    request_id = upstream_call(project=project, service=service, task_id=task_id, action=action)
+    request_id = upstream_call(
+        project=project, service=service, task_id=task_id, action=action, actor=actor
+    )
     audit_record(
         actor=actor,
         project=project,

@@ -158,7 +158,11 @@ def task_roi_update(
         raise EditConflict(reason="roi_in_progress")
     try:
         shown = upstream_call(
-            project=project, service=service, task_id=task_id, action="show_unredacted"
+            project=project,
+            service=service,
+            task_id=task_id,
+            action="show_unredacted",
+            actor=actor,
         )
         assert isinstance(shown, Fetched)
         raw = shown.payload  # secrets included: in memory only, never stored or shown
@@ -177,7 +181,12 @@ def task_roi_update(
         body = update_body(service=service, raw=raw, target_roi=target_roi)
         del raw
         updated = upstream_call(
-            project=project, service=service, task_id=task_id, action="update", body=body
+            project=project,
+            service=service,
+            task_id=task_id,
+            action="update",
+            body=body,
+            actor=actor,
         )
         del body
         audit_record(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from tasks.caching.ratelimit import upstream_budget_take
 from tasks.models import CloudProject
 from tasks.upstream import client_for, vias_client_for
 from tasks.vas import VIAS_SERVICE
@@ -45,10 +46,12 @@ def upstream_call(
     task_id: str,
     action: Action,
     body: dict[str, Any] | None = None,
+    actor: Any = None,
 ) -> Fetched | str | None:
     """Performs `action` upstream. start/stop return the request id; show_unredacted returns the
     task with its secrets (build an update body from it in memory only); update returns the
-    updated task, redacted."""
+    updated task, redacted. The call spends `actor`'s and the project's upstream budget."""
+    upstream_budget_take(project=project, user=actor)
     if service == VIAS_SERVICE:
         vias = vias_client_for(project)
         if action == "start":
