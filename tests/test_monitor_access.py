@@ -323,3 +323,19 @@ def test_a_refused_apprise_host_is_never_named_nor_logged():
         apprise_check("msteams://ABCSECRET@DEFSECRET/")  # unparseable: Apprise logs the URL
     logging.getLogger().removeHandler(console)
     assert "ABCSECRET" not in Lines.text
+
+
+def test_a_bad_mute_choice_changes_nothing_and_unmute_needs_its_button(client, alice, sim_project):
+    task_fetch(project=sim_project, service=SVC, task_id=SEED_TASK_ID)
+    url = f"/projects/{sim_project.public_id}/services/{SVC}/tasks/{SEED_TASK_ID}/mute/"
+    client.force_login(alice)
+    assert client.post(url, {"seconds": "3600"}).status_code == 302
+    task = TrackedTask.objects.get(project=sim_project, task_id=SEED_TASK_ID)
+    muted_until = task.muted_until
+    assert muted_until is not None
+    assert client.post(url, {"seconds": "999"}).status_code == 302  # not a choice
+    task.refresh_from_db()
+    assert task.muted_until == muted_until
+    assert client.post(url, {"unmute": "1"}).status_code == 302
+    task.refresh_from_db()
+    assert task.muted_until is None

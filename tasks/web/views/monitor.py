@@ -154,9 +154,16 @@ def project_events(request: HttpRequest, project) -> HttpResponse:
 def task_mute_toggle(request: HttpRequest, project, service: str, task_id: str) -> HttpResponse:
     """Mutes the task for the chosen time, or unmutes it (admins)."""
     project = get_admin_project_for_user(request.user, project)
-    form = MuteForm(request.POST)
-    seconds = form.cleaned_data.get("seconds") if form.is_valid() else None
-    until = timezone.now() + timedelta(seconds=seconds) if seconds else None
+    back = redirect("task_detail", project=project.public_id, service=service, task_id=task_id)
+    until = None  # the Unmute button
+    if "unmute" not in request.POST:
+        form = MuteForm(request.POST)
+        seconds = form.cleaned_data.get("seconds") if form.is_valid() else None
+        if not seconds:
+            # A bad or missing choice changes nothing (it must never unmute by accident).
+            messages.error(request, _("Choose how long to mute the task for."))
+            return back
+        until = timezone.now() + timedelta(seconds=seconds)
     try:
         task_mute(
             actor=request.user, project=project, service=service, task_id=task_id, until=until
@@ -167,4 +174,4 @@ def task_mute_toggle(request: HttpRequest, project, service: str, task_id: str) 
         messages.success(request, _("Notifications of this task are muted."))
     else:
         messages.success(request, _("Notifications of this task are on again."))
-    return redirect("task_detail", project=project.public_id, service=service, task_id=task_id)
+    return back
