@@ -46,8 +46,7 @@
   }
 
   var FILL_ALPHA = 0.35;
-  var OUTSIDE = "#0f1420"; // around the frame (matches .roi-wrap)
-  var FRAME_BG = "#262f42"; // the frame itself
+  var FRAME_BG = D.FRAME_BG;
   var FRAME_BORDER = "#c9d1e0";
   var REF_COLOUR = "#e6e9ef";
 
@@ -149,19 +148,10 @@
     var sy = function (y) { return map.y + y * map.scale; };
     labelBounds = { width: width, height: height };
     ctx.setLineDash([]);
-    ctx.fillStyle = OUTSIDE;
-    ctx.fillRect(0, 0, width, height);
-
-    // The frame and its border: always visible, so points outside it are seen as outside.
+    // The frame and its border: always visible, so points outside it are seen as outside; the
+    // reference still at the frame's place and size.
     var fx = sx(0), fy = sy(0), fw = frame.width * map.scale, fh = frame.height * map.scale;
-    ctx.fillStyle = FRAME_BG;
-    ctx.fillRect(fx, fy, fw, fh);
-    if (still) {
-      // The reference still, at the frame's place and size (in device pixels: sharp at any DPR).
-      ctx.imageSmoothingEnabled = true;
-      ctx.imageSmoothingQuality = "high";
-      ctx.drawImage(still, fx, fy, fw, fh);
-    }
+    D.ground(ctx, width, height, fx, fy, fw, fh, still);
 
     if (roi.whole_frame && shapes.length === 0) {
       ctx.fillStyle = rgba(colourOf(2), FILL_ALPHA);

@@ -13,6 +13,8 @@
     "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7",
     "#ee6677", "#228833", "#4477aa", "#66ccee", "#aa3377",
   ];
+  var OUTSIDE = "#0f1420"; // around the frame (matches .roi-wrap)
+  var FRAME_BG = "#262f42"; // the frame itself
 
   function colourOf(index) {
     return PALETTE[index % PALETTE.length];
@@ -76,8 +78,26 @@
     return { ctx: ctx, map: map };
   }
 
+  /* Paints the canvas' `width` × `height` CSS pixels as outside the frame, then the frame at
+   * (fx, fy, fw, fh) and, once loaded, the reference `still` in it (in device pixels: sharp at
+   * any DPR). */
+  function ground(ctx, width, height, fx, fy, fw, fh, still) {
+    ctx.fillStyle = OUTSIDE;
+    ctx.fillRect(0, 0, width, height);
+    ctx.fillStyle = FRAME_BG;
+    ctx.fillRect(fx, fy, fw, fh);
+    if (still) {
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = "high";
+      ctx.drawImage(still, fx, fy, fw, fh);
+    }
+  }
+
   root.RoiDraw = {
     PALETTE: PALETTE,
+    OUTSIDE: OUTSIDE,
+    FRAME_BG: FRAME_BG,
+    ground: ground,
     colourOf: colourOf,
     rgba: rgba,
     viewBox: viewBox,

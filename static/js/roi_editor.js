@@ -33,8 +33,7 @@
   }
 
   var FILL_ALPHA = 0.3;
-  var OUTSIDE = "#0f1420";
-  var FRAME_BG = "#262f42";
+  var FRAME_BG = D.FRAME_BG;
   var HANDLE = 6; // CSS px radius of a point handle
   var HIT = 10; // CSS px within which a click takes a point
 
@@ -239,16 +238,8 @@
     return D.fit(target, cssW, D.cssHeight(cssW, view, 0.7), view);
   }
   function background(ctx, map) {
-    ctx.fillStyle = OUTSIDE;
-    ctx.fillRect(0, 0, map.cssWidth, map.cssHeight);
     var fx = map.x, fy = map.y, fw = frame.width * map.scale, fh = frame.height * map.scale;
-    ctx.fillStyle = FRAME_BG;
-    ctx.fillRect(fx, fy, fw, fh);
-    if (still) {
-      ctx.imageSmoothingEnabled = true;
-      ctx.imageSmoothingQuality = "high";
-      ctx.drawImage(still, fx, fy, fw, fh);
-    }
+    D.ground(ctx, map.cssWidth, map.cssHeight, fx, fy, fw, fh, still);
     ctx.strokeStyle = "#c9d1e0";
     ctx.lineWidth = 1.5;
     ctx.setLineDash([]);
