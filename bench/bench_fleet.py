@@ -147,28 +147,6 @@ def make_history(project, task_id: str, total: int, in_window: int) -> str:
     return task_id
 
 
-def query_count(client, path: str) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for _ in range(2):
-        assert client.get(path).status_code == 200, path
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(path)
-    count = len(queries.captured_queries)
-    assert response.status_code == 200, (path, response.status_code)
-    return count
-
-
-def timed(client, path: str, samples: int) -> list[float]:
-    times = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        client.get(path)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=8)
@@ -215,7 +193,7 @@ def main() -> None:
             },
         }
         counts = {
-            name: {size: query_count(*target) for size, target in by_size.items()}
+            name: {size: harness.query_count(*target, warm=2) for size, target in by_size.items()}
             for name, by_size in targets.items()
         }
         times: dict[str, dict[str, list[float]]] = {
@@ -224,7 +202,7 @@ def main() -> None:
         for _ in range(options.rounds):
             for name, by_size in targets.items():
                 for size, target in by_size.items():
-                    times[name][size] += timed(*target, options.samples)
+                    times[name][size] += harness.timed(*target, options.samples)
         describe = stack.describe()
 
     parts, verdicts = [], []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import time
 import warnings
 
 import harness
@@ -63,30 +62,6 @@ def grow_history(stack: harness.Stack, task_id: str, size: int) -> None:
     TrackedTask.objects.filter(pk=tracked.pk).update(snapshot_count=size)
 
 
-def query_count(client, path: str) -> int:
-    """SQL queries of one warm request."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    for _ in range(3):
-        assert client.get(path).status_code == 200, path
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(path)
-    # Read now: the next request's `request_started` empties the connection's query log.
-    count = len(queries.captured_queries)
-    assert response.status_code == 200, (path, response.status_code)
-    return count
-
-
-def timed(client, path: str, samples: int) -> list[float]:
-    times = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        client.get(path)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=10)
@@ -114,7 +89,7 @@ def main() -> None:
             page_path = stack.task_path(task_id, api=False) + "history/"
             targets["history page"][size] = (pages, page_path)
         counts = {
-            name: {size: query_count(*target) for size, target in by_size.items()}
+            name: {size: harness.query_count(*target) for size, target in by_size.items()}
             for name, by_size in targets.items()
         }
         # Interleaved rounds, so that the machine's ups and downs fall on every size alike.
@@ -124,7 +99,7 @@ def main() -> None:
         for _ in range(options.rounds):
             for name, by_size in targets.items():
                 for size, target in by_size.items():
-                    times[name][size] += timed(*target, options.samples)
+                    times[name][size] += harness.timed(*target, options.samples)
         rows = {
             name: {s: (counts[name][s], statistics.median(times[name][s])) for s in SIZES}
             for name in targets

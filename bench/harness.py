@@ -167,6 +167,32 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def query_count(client: Any, path: str, *, warm: int = 3) -> int:
+    """SQL queries of one warm request through Django's test `client` (after `warm` unmeasured
+    ones)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(warm):
+        assert client.get(path).status_code == 200, path
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    # Read now: the next request's `request_started` empties the connection's query log.
+    count = len(queries.captured_queries)
+    assert response.status_code == 200, (path, response.status_code)
+    return count
+
+
+def timed(client: Any, path: str, samples: int) -> list[float]:
+    """Milliseconds each of `samples` requests of `path` through Django's test `client` took."""
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        client.get(path)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
 # ---------------------------------------------------------------------------- processes
 
 

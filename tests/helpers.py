@@ -1,7 +1,9 @@
-"""Helpers shared by tests (not fixtures): real threads started at one instant."""
+"""Helpers shared by tests (not fixtures): real threads started at one instant, a fake resolver
+and a record of the addresses sockets connect to."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -36,3 +38,26 @@ def run_concurrently(*calls: Callable[[], Any], timeout: float = 30.0) -> list[A
 
 def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
+
+
+def resolve_to(monkeypatch: Any, address: str) -> None:
+    """Every name resolves to `address` (``socket.getaddrinfo`` patched)."""
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def record_connects(monkeypatch: Any) -> list[object]:
+    """Every address a socket connects to from now on (the real connect still runs)."""
+    seen: list[object] = []
+    real = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        seen.append(address)
+        real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return seen

@@ -4,13 +4,12 @@ and every outbound call is guarded at call time, whatever saved the address."""
 from __future__ import annotations
 
 import json
-import socket
-from typing import Any
 
 import pytest
 
 from tasks.models import AuditEvent, AuthType, CloudProject
 from tasks.services.projects import project_check
+from tests.helpers import record_connects
 from vassim.simulator import DEFAULT_IAM_DOMAIN, DEFAULT_IAM_PASSWORD, DEFAULT_IAM_USER
 
 CHANGE = "/admin/tasks/cloudproject/{pk}/change/"
@@ -159,14 +158,7 @@ def test_a_check_never_connects_to_a_metadata_iam_endpoint(
     settings, sim_project, simulator, monkeypatch
 ):
     settings.PORTAL_UPSTREAM_ALLOWED_HOSTS = [".myhuaweicloud.com", "127.0.0.1", "169.254.169.254"]
-    connected: list[object] = []
-    real = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> None:
-        connected.append(address)
-        real(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
+    connected = record_connects(monkeypatch)
     project = _password_project(sim_project, "http://169.254.169.254")
     assert project_check(project=project).last_check_ok is False
     assert not any(isinstance(a, tuple) and a[0] == "169.254.169.254" for a in connected)

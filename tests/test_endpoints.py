@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import responses
 
@@ -18,6 +16,7 @@ from tasks.vas import (
     is_loopback_host,
     validate_endpoint,
 )
+from tests.helpers import resolve_to
 
 ALLOWED = [".myhuaweicloud.com", "127.0.0.1", "localhost", "::1"]
 
@@ -94,14 +93,6 @@ def test_it_knows_the_regions_and_default_endpoints():
     assert default_iam_endpoint("cn-east-3") == "https://iam.cn-east-3.myhuaweicloud.com"
 
 
-def _fake_dns(monkeypatch, address: str) -> None:
-    def getaddrinfo(host, port, *args, **kwargs):
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-
-
 def _client(endpoint: str, allowed: list[str]) -> VasClient:
     return VasClient(
         endpoint=endpoint,
@@ -116,7 +107,7 @@ def _client(endpoint: str, allowed: list[str]) -> VasClient:
     ["10.1.2.3", "169.254.169.254", "192.168.0.1", "127.0.0.1", "::1", "fd00::1", "0.0.0.0"],
 )
 def test_the_dns_guard_refuses_allowed_names_resolving_to_private_addresses(monkeypatch, address):
-    _fake_dns(monkeypatch, address)
+    resolve_to(monkeypatch, address)
     client = _client("https://iva.cn-north-4.myhuaweicloud.com", [".myhuaweicloud.com"])
     with pytest.raises(EndpointNotAllowed) as info:
         client.show_task("c-face-edge", "a" * 32)
@@ -125,7 +116,7 @@ def test_the_dns_guard_refuses_allowed_names_resolving_to_private_addresses(monk
 
 @responses.activate
 def test_the_dns_guard_lets_public_addresses_through(monkeypatch):
-    _fake_dns(monkeypatch, "121.36.0.1")
+    resolve_to(monkeypatch, "121.36.0.1")
     url = "https://iva.cn-north-4.myhuaweicloud.com/v2/p1/services/c-face-edge/tasks/" + "a" * 32
     responses.get(url, json={"id": "a" * 32, "state": "RUNNING"})
     client = _client("https://iva.cn-north-4.myhuaweicloud.com", [".myhuaweicloud.com"])
@@ -133,7 +124,7 @@ def test_the_dns_guard_lets_public_addresses_through(monkeypatch):
 
 
 def test_the_dns_guard_refuses_hosts_off_the_list(monkeypatch):
-    _fake_dns(monkeypatch, "121.36.0.1")
+    resolve_to(monkeypatch, "121.36.0.1")
     with pytest.raises(EndpointNotAllowed):
         _client("https://example.com", [".myhuaweicloud.com"]).show_task("c", "a" * 32)
 

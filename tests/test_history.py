@@ -2,13 +2,13 @@
 list and history page) whose queries do not depend on how long the history is."""
 
 import importlib
-import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.apps import apps
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from tasks.models import TaskSnapshot, TrackedTask
 from tasks.services.snapshots import snapshot_record
 from tasks.services.task_fetch import task_fetch
 from tasks.web.views import task_pages
+from tests.helpers import run_concurrently
 from vassim.simulator import SEED_TASK_ID, TASK_A_ID
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -72,44 +73,22 @@ def test_writers_racing_with_different_versions_count_each_once(sim_project):
     """On PostgreSQL the writers collide on (task, seq); the losers retry, and only the rows that
     were committed are counted."""
     tracked = grow(sim_project, 1)
-    barrier = threading.Barrier(3)
-    errors: list[Exception] = []
 
-    def worker(n: int) -> None:
-        try:
-            barrier.wait()
-            record(sim_project, {"id": TASK_A_ID, "state": "RUNNING", "writer": n})
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def worker(n: int) -> Callable[[], object]:
+        return lambda: record(sim_project, {"id": TASK_A_ID, "state": "RUNNING", "writer": n})
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    results = run_concurrently(*[worker(n) for n in range(3)])
+    assert [r for r in results if isinstance(r, BaseException)] == []
     assert_counted(tracked, 4)
     assert sorted(tracked.snapshots.values_list("seq", flat=True)) == [1, 2, 3, 4]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_writers_racing_with_the_same_version_count_it_once(sim_project):
-    barrier = threading.Barrier(4)
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            record(sim_project, {"id": TASK_A_ID, "state": "RUNNING"})
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = run_concurrently(
+        *[lambda: record(sim_project, {"id": TASK_A_ID, "state": "RUNNING"}) for _ in range(4)]
+    )
+    assert [r for r in results if isinstance(r, BaseException)] == []
     tracked = TrackedTask.objects.get(task_id=TASK_A_ID)
     assert_counted(tracked, 1)
     assert tracked.snapshots.get().times_seen == 4

@@ -3,14 +3,12 @@ receivers, mute, retries, the upstream failing and recovering."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
-from django.db import connections
 from django.utils import timezone
 
 from tasks.models import (
@@ -29,6 +27,7 @@ from tasks.services.polling import poll_service, schedules_claim_due, schedules_
 from tasks.services.snapshots import snapshot_record
 from tasks.services.task_fetch import task_fetch
 from tasks.services.watch import task_mute
+from tests.helpers import run_concurrently
 from vassim.simulator import SEED_TASK_ID, TASK_A_ID
 
 SERVICE = "c-face-edge"
@@ -348,31 +347,19 @@ def test_two_processes_seeing_the_same_change_record_one_event(
 ):
     task_fetch(project=sim_project, service=SERVICE, task_id=SEED_TASK_ID)
     payload = {**TaskSnapshot.objects.get().payload, "state": "ABNORMAL"}
-    barrier = threading.Barrier(4)
-    errors = []
 
-    def record() -> None:
-        try:
-            barrier.wait()
-            snapshot_record(
-                project=sim_project,
-                service=SERVICE,
-                task_id=SEED_TASK_ID,
-                payload=payload,
-                request_id=None,
-                now=timezone.now(),
-            )
-        except Exception as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def record() -> object:
+        return snapshot_record(
+            project=sim_project,
+            service=SERVICE,
+            task_id=SEED_TASK_ID,
+            payload=payload,
+            request_id=None,
+            now=timezone.now(),
+        )
 
-    threads = [threading.Thread(target=record) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    results = run_concurrently(*[record for _ in range(4)])
+    assert [r for r in results if isinstance(r, BaseException)] == []
     assert TaskSnapshot.objects.count() == 2
     assert TaskEvent.objects.count() == 1
 

@@ -1,12 +1,10 @@
 """task_fetch against the live simulator: cache, single-flight, history, stale copies, back-off."""
 
-import threading
 import time
 
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connections
 from django.utils import timezone
 
 from tasks.caching.locks import NamedLock
@@ -18,6 +16,7 @@ from tasks.services.task_fetch import task_cache_key, task_fetch
 from tasks.services.task_list import task_list_upstream
 from tasks.services.watch import task_watch
 from tasks.vas import errors as vas_errors
+from tests.helpers import run_concurrently
 from vassim.simulator import SEED_TASK_ID, TASK_A_ID, TASK_C_ID
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -304,25 +303,9 @@ def test_a_dead_holders_lock_expires():
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_cold_requests_make_one_upstream_call(sim_project, simulator):
     simulator.set_fault(SEED_TASK_ID, "delay", seconds=0.3)
-    barrier = threading.Barrier(50)
-    sources: list[str] = []
-    errors: list[Exception] = []
-
-    def worker():
-        try:
-            barrier.wait()
-            sources.append(fetch(sim_project).meta["source"])
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    results = run_concurrently(*[lambda: fetch(sim_project).meta["source"] for _ in range(50)])
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    sources: list[str] = results
     assert shows(simulator) == 1
     assert sorted(set(sources)) == ["cache", "upstream"]
     assert sources.count("upstream") == 1
@@ -334,27 +317,19 @@ def test_two_writers_recording_the_same_change_make_one_version(sim_project):
     from tasks.services.snapshots import snapshot_record
 
     payload = {"id": TASK_A_ID, "state": "RUNNING"}
-    barrier = threading.Barrier(4)
 
-    def worker():
-        try:
-            barrier.wait()
-            snapshot_record(
-                project=sim_project,
-                service=SERVICE,
-                task_id=TASK_A_ID,
-                payload=payload,
-                request_id=None,
-                now=timezone.now(),
-            )
-        finally:
-            connections.close_all()
+    def worker() -> object:
+        return snapshot_record(
+            project=sim_project,
+            service=SERVICE,
+            task_id=TASK_A_ID,
+            payload=payload,
+            request_id=None,
+            now=timezone.now(),
+        )
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = run_concurrently(*[worker for _ in range(4)])
+    assert [r for r in results if isinstance(r, BaseException)] == []
     snapshot = TaskSnapshot.objects.get()
     assert snapshot.times_seen == 4
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import socket
 import ssl
 import threading
 import time
@@ -37,6 +36,7 @@ from tasks.vas import (
 from tasks.vas.auth import IAM_MAX_BODY_BYTES, IAM_REASONS
 from tasks.vas.transport import REASONS
 from tests.api_fixtures import assert_error, token_client, token_for
+from tests.helpers import record_connects, resolve_to
 from vassim.simulator import (
     DEFAULT_AK,
     DEFAULT_IAM_DOMAIN,
@@ -137,27 +137,11 @@ def test_a_host_off_the_list_names_the_setting():
 @pytest.fixture
 def connects(monkeypatch) -> list[object]:
     """Every address a socket connects to (the real connect still runs)."""
-    seen: list[object] = []
-    real = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> None:
-        seen.append(address)
-        real(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    return seen
-
-
-def _resolve_to(monkeypatch, address: str) -> None:
-    def getaddrinfo(host, port, *args, **kwargs):
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return record_connects(monkeypatch)
 
 
 def test_a_refused_address_is_never_connected_to(monkeypatch, connects):
-    _resolve_to(monkeypatch, "10.1.2.3")
+    resolve_to(monkeypatch, "10.1.2.3")
     client = VasClient(
         endpoint="https://iva.cn-north-4.myhuaweicloud.com",
         project_id="p1",

@@ -19,9 +19,10 @@
 
   var canvas = document.getElementById("roi-canvas");
   var dataEl = document.getElementById("roi-data");
-  if (!canvas || !dataEl || !canvas.getContext) {
+  if (!canvas || !dataEl || !canvas.getContext || !window.RoiDraw) {
     return;
   }
+  var D = window.RoiDraw;
   var roi;
   try {
     roi = JSON.parse(dataEl.textContent);
@@ -44,14 +45,8 @@
     return typeof strings[key] === "string" ? strings[key] : fallback;
   }
 
-  // Distinct, colour-blind-friendlier hues (Okabe-Ito first, then Tol's bright set).
-  var PALETTE = [
-    "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7",
-    "#ee6677", "#228833", "#4477aa", "#66ccee", "#aa3377",
-  ];
   var FILL_ALPHA = 0.35;
-  var OUTSIDE = "#0f1420"; // around the frame (matches .roi-wrap)
-  var FRAME_BG = "#262f42"; // the frame itself
+  var FRAME_BG = D.FRAME_BG;
   var FRAME_BORDER = "#c9d1e0";
   var REF_COLOUR = "#e6e9ef";
 
@@ -71,33 +66,8 @@
     });
   }
 
-  function colourOf(index) {
-    return PALETTE[index % PALETTE.length];
-  }
-
-  function rgba(hex, alpha) {
-    var n = parseInt(hex.slice(1), 16);
-    return "rgba(" + ((n >> 16) & 255) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
-  }
-
-  /* The part of the plane shown: the frame, plus any point outside it with a margin. */
-  function viewBox() {
-    var x0 = 0, y0 = 0, x1 = frame.width, y1 = frame.height, outside = false;
-    shapes.forEach(function (shape) {
-      shape.points.forEach(function (p) {
-        if (p[0] < 0 || p[1] < 0 || p[0] > frame.width || p[1] > frame.height) {
-          outside = true;
-        }
-        x0 = Math.min(x0, p[0]); y0 = Math.min(y0, p[1]);
-        x1 = Math.max(x1, p[0]); y1 = Math.max(y1, p[1]);
-      });
-    });
-    if (outside) {
-      var pad = 0.04 * Math.max(x1 - x0, y1 - y0);
-      x0 -= pad; y0 -= pad; x1 += pad; y1 += pad;
-    }
-    return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-  }
+  var colourOf = D.colourOf;
+  var rgba = D.rgba;
 
   /* Kind-specific label of a shape, e.g. "approach line" for vehicle lines. */
   function kindLabel(shape) {
@@ -178,19 +148,10 @@
     var sy = function (y) { return map.y + y * map.scale; };
     labelBounds = { width: width, height: height };
     ctx.setLineDash([]);
-    ctx.fillStyle = OUTSIDE;
-    ctx.fillRect(0, 0, width, height);
-
-    // The frame and its border: always visible, so points outside it are seen as outside.
+    // The frame and its border: always visible, so points outside it are seen as outside; the
+    // reference still at the frame's place and size.
     var fx = sx(0), fy = sy(0), fw = frame.width * map.scale, fh = frame.height * map.scale;
-    ctx.fillStyle = FRAME_BG;
-    ctx.fillRect(fx, fy, fw, fh);
-    if (still) {
-      // The reference still, at the frame's place and size (in device pixels: sharp at any DPR).
-      ctx.imageSmoothingEnabled = true;
-      ctx.imageSmoothingQuality = "high";
-      ctx.drawImage(still, fx, fy, fw, fh);
-    }
+    D.ground(ctx, width, height, fx, fy, fw, fh, still);
 
     if (roi.whole_frame && shapes.length === 0) {
       ctx.fillStyle = rgba(colourOf(2), FILL_ALPHA);
@@ -313,31 +274,20 @@
   function draw(force) {
     var dpr = window.devicePixelRatio || 1;
     var cssW = Math.max(1, Math.floor(wrap.clientWidth));
-    var view = viewBox();
-    var maxH = Math.max(200, Math.floor(window.innerHeight * 0.75));
-    var cssH = Math.max(1, Math.min(Math.round(cssW * view.height / view.width), maxH));
+    var view = D.viewBox(frame, [shapes]);
+    var cssH = D.cssHeight(cssW, view, 0.75);
     var key = cssW + "x" + cssH + "@" + dpr + "#" + highlighted;
     if (!force && key === lastKey) {
       return;
     }
     lastKey = key;
-    var scale = Math.min(cssW / view.width, cssH / view.height);
-    var map = {
-      scale: scale,
-      x: (cssW - view.width * scale) / 2 - view.x * scale,
-      y: (cssH - view.height * scale) / 2 - view.y * scale,
-    };
-    canvas.style.width = cssW + "px";
-    canvas.style.height = cssH + "px";
-    canvas.width = Math.round(cssW * dpr);
-    canvas.height = Math.round(cssH * dpr);
-    var ctx = canvas.getContext("2d");
-    ctx.setTransform(canvas.width / cssW, 0, 0, canvas.height / cssH, 0, 0);
-    paint(ctx, map, cssW, cssH);
+    var laid = D.fit(canvas, cssW, cssH, view);
+    var map = laid.map;
+    paint(laid.ctx, map, cssW, cssH);
     drawCount += 1;
     canvas.dataset.fit = JSON.stringify({
       x: map.x, y: map.y, scale: map.scale, dpr: dpr, cssWidth: cssW, cssHeight: cssH,
-      sx: canvas.width / cssW, sy: canvas.height / cssH,
+      sx: map.sx, sy: map.sy,
     });
     canvas.dataset.colors = JSON.stringify(shapes.map(function (s, i) { return colourOf(i); }));
     canvas.dataset.fillAlpha = String(FILL_ALPHA);

@@ -15,8 +15,9 @@
 
   var canvas = document.getElementById("roi-editor-canvas");
   var dataEl = document.getElementById("roi-editor-data");
-  if (!canvas || !dataEl || !window.RoiGeometry) return;
+  if (!canvas || !dataEl || !window.RoiGeometry || !window.RoiDraw) return;
   var G = window.RoiGeometry;
+  var D = window.RoiDraw;
   var data = JSON.parse(dataEl.textContent);
   var strings = {};
   try {
@@ -31,13 +32,8 @@
     return G.describe({ code: "", params: params }, template);
   }
 
-  var PALETTE = [
-    "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7",
-    "#ee6677", "#228833", "#4477aa", "#66ccee", "#aa3377",
-  ];
   var FILL_ALPHA = 0.3;
-  var OUTSIDE = "#0f1420";
-  var FRAME_BG = "#262f42";
+  var FRAME_BG = D.FRAME_BG;
   var HANDLE = 6; // CSS px radius of a point handle
   var HIT = 10; // CSS px within which a click takes a point
 
@@ -234,65 +230,16 @@
 
   // ------------------------------------------------------------------ drawing
 
-  function colourOf(index) {
-    return PALETTE[index % PALETTE.length];
-  }
-  function rgba(hex, alpha) {
-    var n = parseInt(hex.slice(1), 16);
-    return "rgba(" + ((n >> 16) & 255) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
-  }
-  function viewBox(lists) {
-    var x0 = 0, y0 = 0, x1 = frame.width, y1 = frame.height, outside = false;
-    lists.forEach(function (shapes) {
-      shapes.forEach(function (s) {
-        s.points.forEach(function (p) {
-          if (p[0] < 0 || p[1] < 0 || p[0] > frame.width || p[1] > frame.height) outside = true;
-          x0 = Math.min(x0, p[0]); y0 = Math.min(y0, p[1]);
-          x1 = Math.max(x1, p[0]); y1 = Math.max(y1, p[1]);
-        });
-      });
-    });
-    if (outside) {
-      var pad = 0.04 * Math.max(x1 - x0, y1 - y0);
-      x0 -= pad; y0 -= pad; x1 += pad; y1 += pad;
-    }
-    return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-  }
+  var colourOf = D.colourOf;
+  var rgba = D.rgba;
   function layout(target, lists) {
-    var dpr = window.devicePixelRatio || 1;
     var cssW = Math.max(1, Math.floor(target.parentElement.clientWidth));
-    var view = viewBox(lists);
-    var maxH = Math.max(200, Math.floor(window.innerHeight * 0.7));
-    var cssH = Math.max(1, Math.min(Math.round(cssW * view.height / view.width), maxH));
-    var scale = Math.min(cssW / view.width, cssH / view.height);
-    var map = {
-      scale: scale,
-      x: (cssW - view.width * scale) / 2 - view.x * scale,
-      y: (cssH - view.height * scale) / 2 - view.y * scale,
-    };
-    target.style.width = cssW + "px";
-    target.style.height = cssH + "px";
-    target.width = Math.round(cssW * dpr);
-    target.height = Math.round(cssH * dpr);
-    var ctx = target.getContext("2d");
-    ctx.setTransform(target.width / cssW, 0, 0, target.height / cssH, 0, 0);
-    map.sx = target.width / cssW;
-    map.sy = target.height / cssH;
-    map.cssWidth = cssW;
-    map.cssHeight = cssH;
-    return { ctx: ctx, map: map };
+    var view = D.viewBox(frame, lists);
+    return D.fit(target, cssW, D.cssHeight(cssW, view, 0.7), view);
   }
   function background(ctx, map) {
-    ctx.fillStyle = OUTSIDE;
-    ctx.fillRect(0, 0, map.cssWidth, map.cssHeight);
     var fx = map.x, fy = map.y, fw = frame.width * map.scale, fh = frame.height * map.scale;
-    ctx.fillStyle = FRAME_BG;
-    ctx.fillRect(fx, fy, fw, fh);
-    if (still) {
-      ctx.imageSmoothingEnabled = true;
-      ctx.imageSmoothingQuality = "high";
-      ctx.drawImage(still, fx, fy, fw, fh);
-    }
+    D.ground(ctx, map.cssWidth, map.cssHeight, fx, fy, fw, fh, still);
     ctx.strokeStyle = "#c9d1e0";
     ctx.lineWidth = 1.5;
     ctx.setLineDash([]);

@@ -107,6 +107,26 @@ def _insert(**fields: Any) -> TaskEvent | None:
         return None
 
 
+def _record_task_event(
+    *, task: TrackedTask, seen_at: datetime, request_id: str | None, **fields: Any
+) -> TaskEvent | None:
+    """Inserts one event about `task` (unless another process recorded it first) and queues its
+    notifications."""
+    event = _insert(
+        project_id=task.project_id,
+        task=task,
+        service=task.service,
+        task_id=task.task_id,
+        task_name=task.name,
+        seen_at=seen_at,
+        request_id=request_id or "",
+        **fields,
+    )
+    if event is not None:
+        notifications_create(events=[event], task=task)
+    return event
+
+
 def _recovery_fields(problem: TaskEvent | None, seen_at: datetime, fallback=None) -> dict:
     since = problem.seen_at if problem is not None else fallback
     if problem is not None and problem.problem_since is not None:
@@ -186,22 +206,15 @@ def event_record_gone(
 ) -> TaskEvent | None:
     """The upstream answered 404 for a task the portal knew (only the process whose conditional
     update marked it gone calls this)."""
-    event = _insert(
-        project_id=task.project_id,
+    return _record_task_event(
         task=task,
-        service=task.service,
-        task_id=task.task_id,
-        task_name=task.name,
+        seen_at=seen_at,
+        request_id=request_id,
         kind=EventKind.TASK_GONE,
         severity=Severity.PROBLEM,
         from_state=task.state,
-        seen_at=seen_at,
-        request_id=request_id or "",
         dedupe_key=f"gone:{task.pk}:{seen_at.timestamp()}",
     )
-    if event is not None:
-        notifications_create(events=[event], task=task)
-    return event
 
 
 def event_record_back(
@@ -209,23 +222,16 @@ def event_record_back(
 ) -> TaskEvent | None:
     """A task that had answered 404 is found again (keyed by when it went: once per absence)."""
     problem = open_problem(task=task, project_id=task.project_id)
-    event = _insert(
-        project_id=task.project_id,
+    return _record_task_event(
         task=task,
-        service=task.service,
-        task_id=task.task_id,
-        task_name=task.name,
+        seen_at=seen_at,
+        request_id=request_id,
         kind=EventKind.TASK_BACK,
         severity=Severity.RECOVERY,
         to_state=state,
-        seen_at=seen_at,
-        request_id=request_id or "",
         dedupe_key=f"back:{task.pk}:{gone_at.timestamp()}",
         **_recovery_fields(problem, seen_at, fallback=gone_at),
     )
-    if event is not None:
-        notifications_create(events=[event], task=task)
-    return event
 
 
 @transaction.atomic
