@@ -15,8 +15,6 @@ from tasks.models import ApiToken
 from tasks.services.tokens import token_create, token_revoke
 from tests.conftest import SECRETS
 
-__all__ = ["api"]  # what `import *` brings into a test module: the fixture
-
 ROLES = ["superuser", "admin", "viewer", "outsider", "anonymous", "expired", "revoked"]
 #: Roles that are refused before any project lookup.
 UNAUTHENTICATED = {"anonymous": 401, "expired": 401, "revoked": 401}

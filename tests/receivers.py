@@ -1,6 +1,6 @@
 """A real local HTTP receiver for notifications (webhooks, Apprise's json://), on 127.0.0.1.
 
-from tests.receivers import *  # noqa: F403 - the `receiver` fixture
+A pytest plugin (listed in `tests/conftest.py`): the `receiver` fixture is in every test file.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """Reusable pytest fixtures for the VAS simulator (Django-free).
 
-Use from a test module or conftest with::
-
-    from tests.vas_fixtures import *  # noqa: F403
+A pytest plugin: `tests/conftest.py` lists it in `pytest_plugins`, so every test file has them.
 
 One server runs per test session (a real socket on 127.0.0.1, any free port); ``simulator`` resets
 its state (tasks, faults, counts, tokens) before and after each test.
