@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-import tasks.converters  # noqa: F401 - registers <vas_service:…>
+import tasks.web.converters  # noqa: F401 - registers <vas_service:…>
 from tasks.api import fleet, monitor, views
 from tasks.vas import VIAS_SERVICE
 

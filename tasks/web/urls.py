@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-import tasks.converters  # noqa: F401 - registers <vas_service:…>
+import tasks.web.converters  # noqa: F401 - registers <vas_service:…>
 from tasks.vas import VIAS_SERVICE
 from tasks.web.views import (
     account,
